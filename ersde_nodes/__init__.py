@@ -1,0 +1,1 @@
+"""ComfyUI adapter for the ER-SDE samplers (see issue: ComfyUI integration)."""

@@ -1,0 +1,210 @@
+"""Per-step coefficients of ER-SDE-Solver, computed once per call on the CPU in float64.
+
+For a step from s to t (lambda = sigma / alpha, lambda_t < lambda_s), with
+r = phi(lambda_t) / phi(lambda_s), d = lambda_t - lambda_s,
+S1 = Int_{lambda_t}^{lambda_s} dl / phi(l) and S2 = Int_{lambda_t}^{lambda_s} (l - lambda_s) / phi(l) dl:
+
+    x_t = (alpha_t / alpha_s) r x_s + alpha_t (1 - r) x0_s
+        + alpha_t (d + phi(lambda_t) S1) x0'(lambda_s)            (order >= 2)
+        + alpha_t (d^2 / 2 + phi(lambda_t) S2) x0''(lambda_s)     (order 3)
+        + alpha_t sqrt(lambda_t^2 - lambda_s^2 r^2) z
+
+x0' and x0'' come from divided differences of the last three predictions, so the whole
+update is a fixed linear combination of x, the current prediction, the two previous
+predictions and z. The weights of that combination are what this module computes.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+
+from .noise_scales import NoiseScale, check_noise_scale
+
+SCHEMES = ("corrected", "reference")
+GAUSS_NODES = 16
+# widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
+# scales to ~1e-15 relative over it
+MAX_PANEL_WIDTH = 0.5
+
+
+class Step(NamedTuple):
+    """Weights of one update: x_next = x_weight x + sum(d_weights[k] * prediction_k) + noise_std z."""
+    x_weight: float
+    d_weights: tuple[float, ...]  # current prediction, previous, the one before
+    noise_std: float
+    returns_prediction: bool      # the step to sigma = 0: x_next is the prediction itself
+
+
+def validate_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
+    """Check a k-diffusion schedule and return it as a CPU float64 tensor."""
+    if not isinstance(sigmas, torch.Tensor):
+        raise ValueError(f"sigmas must be a torch tensor, got {type(sigmas).__name__}")
+    if sigmas.ndim != 1:
+        raise ValueError(f"sigmas must be a 1-D tensor, got shape {tuple(sigmas.shape)}")
+    if sigmas.numel() < 2:
+        raise ValueError(
+            f"sigmas needs at least 2 entries (a start and an end), got {sigmas.numel()}; "
+            "with 0 steps, or denoise so low that no step is left, there is nothing to sample")
+    s = sigmas.detach().to("cpu", torch.float64)
+    bad = ~torch.isfinite(s)
+    if bad.any():
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"sigmas must be finite, but sigmas[{i}] = {s[i].item()}")
+    if (s < 0).any():
+        i = int((s < 0).nonzero()[0])
+        raise ValueError(f"sigmas must be >= 0, but sigmas[{i}] = {s[i].item():.6g}")
+    rising = s[1:] > s[:-1]
+    if rising.any():
+        i = int(rising.nonzero()[0])
+        raise ValueError(
+            f"sigmas must not increase (the sampler goes from noise to data), but sigmas[{i}] = "
+            f"{s[i].item():.6g} is followed by sigmas[{i + 1}] = {s[i + 1].item():.6g}")
+    return s
+
+
+def validate_alphas(alphas: torch.Tensor | None, sigmas: torch.Tensor) -> torch.Tensor:
+    """None means VE (alpha = 1). Otherwise one positive finite alpha per sigma."""
+    if alphas is None:
+        return torch.ones_like(sigmas)
+    if not isinstance(alphas, torch.Tensor):
+        alphas = torch.as_tensor(alphas)
+    a = alphas.detach().to("cpu", torch.float64)
+    if a.shape != sigmas.shape:
+        raise ValueError(f"alphas must have one entry per sigma ({tuple(sigmas.shape)}), got shape {tuple(a.shape)}")
+    bad = ~torch.isfinite(a) | (a <= 0)
+    if bad.any():
+        i = int(bad.nonzero()[0])
+        hint = (" (a flow model at sigma = 1 has alpha = 0: nudge the first sigma just below 1)"
+                if a[i].item() == 0 else "")
+        raise ValueError(f"alphas must be finite and > 0, but alphas[{i}] = {a[i].item():.6g}{hint}")
+    return a
+
+
+def _gauss_legendre(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes and weights on [-1, 1] (Golub-Welsch), float64."""
+    k = torch.arange(1, n, dtype=torch.float64)
+    off = k / torch.sqrt(4 * k * k - 1)
+    jacobi = torch.diag(off, 1) + torch.diag(off, -1)
+    nodes, vectors = torch.linalg.eigh(jacobi)
+    return nodes, 2 * vectors[0] ** 2
+
+
+_GL_NODES, _GL_WEIGHTS = _gauss_legendre(GAUSS_NODES)
+
+
+def _power_integrals(exponent: float, lam_s: torch.Tensor, lam_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed forms of S1, S2 for phi(x) = x^p, written with expm1 to stay exact near p = 1, 2."""
+    log_ratio = torch.log(lam_s / lam_t)
+
+    def integral_of_power(q: float) -> torch.Tensor:  # Int_{lt}^{ls} l^q dl
+        k = q + 1.0
+        if k == 0.0:
+            return log_ratio.clone()
+        return lam_t ** k * torch.expm1(k * log_ratio) / k
+
+    s1 = integral_of_power(-exponent)
+    s2 = integral_of_power(1.0 - exponent) - lam_s * s1
+    return s1, s2
+
+
+def _quadrature_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """S1, S2 by composite Gauss-Legendre in u = log lambda, where the integrands are smooth."""
+    u_s, u_t = torch.log(lam_s), torch.log(lam_t)
+    width = u_s - u_t
+    panels = max(1, math.ceil(float(width.max()) / MAX_PANEL_WIDTH)) if width.numel() else 1
+    edges = torch.linspace(0.0, 1.0, panels + 1, dtype=torch.float64)
+    # nodes on [0, 1]: panel p covers [edges[p], edges[p+1]]
+    unit = ((edges[:-1, None] + edges[1:, None]) / 2 + (edges[1:, None] - edges[:-1, None]) / 2 * _GL_NODES).reshape(-1)
+    unit_w = ((edges[1:, None] - edges[:-1, None]) / 2 * _GL_WEIGHTS).reshape(-1)
+    u = u_t[:, None] + width[:, None] * unit
+    lam = torch.exp(u)
+    values = torch.as_tensor(phi(lam), dtype=torch.float64)
+    if not torch.isfinite(values).all() or (values <= 0).any():
+        raise ValueError("the noise scale is not finite and positive between the schedule's lambdas")
+    jac = width[:, None] * unit_w * lam / values  # du weight * dl/du / phi
+    s1 = jac.sum(dim=1)
+    s2 = (jac * (lam - lam_s[:, None])).sum(dim=1)
+    return s1, s2
+
+
+def step_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """S1 and S2 for each step (float64 tensors; lambdas > 0)."""
+    exponent = getattr(phi, "exponent", None)
+    if exponent is not None:
+        return _power_integrals(float(exponent), lam_s, lam_t)
+    return _quadrature_integrals(phi, lam_s, lam_t)
+
+
+def _derivative_weights(lams: Sequence[float], order: int, scheme: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Weights on (D_s, D_{s-1}, D_{s-2}) of the estimates of x0'(lambda_s) and x0''(lambda_s).
+
+    lams = (lambda_s, lambda_{s-1}, lambda_{s-2}), as many as the order needs.
+    Reference scheme: x0' = D[s, s-1] (first-order accurate; order 3 then converges with order 2).
+    Corrected: x0' = D[s, s-1] + D[s, s-1, s-2] (lambda_s - lambda_{s-1}), the derivative of the
+    interpolating parabola at lambda_s. Both: x0'' = 2 D[s, s-1, s-2]."""
+    if order == 1:
+        return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    l0, l1 = lams[0], lams[1]
+    first = (1.0 / (l0 - l1), -1.0 / (l0 - l1), 0.0)  # D[s, s-1]
+    if order == 2:
+        return first, (0.0, 0.0, 0.0)
+    l2 = lams[2]
+    previous = (0.0, 1.0 / (l1 - l2), -1.0 / (l1 - l2))  # D[s-1, s-2]
+    second = tuple((a - b) / (l0 - l2) for a, b in zip(first, previous))  # D[s, s-1, s-2]
+    if scheme == "corrected":
+        first = tuple(a + b * (l0 - l1) for a, b in zip(first, second))
+    return first, tuple(2.0 * b for b in second)
+
+
+def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
+               scheme: str = "corrected", s_noise: float = 1.0) -> list[Step]:
+    """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors."""
+    if order not in (1, 2, 3):
+        raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}")
+    if not math.isfinite(s_noise) or s_noise < 0:
+        raise ValueError(f"s_noise must be a finite number >= 0, got {s_noise}")
+    lams = sigmas / alphas
+    moving = (sigmas[:-1] > 0) & (sigmas[1:] > 0)
+    idx = moving.nonzero().flatten()
+    positive = lams[lams > 0]
+    if positive.numel():
+        check_noise_scale(phi, torch.unique(positive))
+    s1 = s2 = phi_t = phi_s = torch.zeros(0, dtype=torch.float64)
+    if idx.numel():
+        lam_s, lam_t = lams[idx], lams[idx + 1]
+        phi_s, phi_t = torch.as_tensor(phi(lam_s), dtype=torch.float64), torch.as_tensor(phi(lam_t), dtype=torch.float64)
+        steps_down = lam_t < lam_s
+        s1, s2 = step_integrals(phi, lam_s[steps_down], lam_t[steps_down]) if steps_down.any() else (s1, s2)
+        full = torch.zeros((2, idx.numel()), dtype=torch.float64)
+        full[0, steps_down], full[1, steps_down] = s1, s2
+        s1, s2 = full[0].tolist(), full[1].tolist()
+        phi_s, phi_t = phi_s.tolist(), phi_t.tolist()
+    where = {int(i): k for k, i in enumerate(idx.tolist())}
+
+    lam, sig, alp = lams.tolist(), sigmas.tolist(), alphas.tolist()
+    steps: list[Step] = []
+    history = 0  # earlier predictions usable for divided differences (distinct lambdas)
+    for i in range(len(sig) - 1):
+        if i > 0 and lam[i] == lam[i - 1]:
+            history = 0  # a repeated sigma gives no new derivative information
+        if sig[i + 1] == 0 or i not in where:
+            steps.append(Step(0.0, (1.0, 0.0, 0.0), 0.0, True))
+        else:
+            k = where[i]
+            lam_s, lam_t, alpha_s, alpha_t = lam[i], lam[i + 1], alp[i], alp[i + 1]
+            r = phi_t[k] / phi_s[k]
+            d = lam_t - lam_s
+            step_order = min(order, history + 1)
+            first, second = _derivative_weights(lam[i::-1][:3], step_order, scheme)
+            c1 = alpha_t * (d + phi_t[k] * s1[k])
+            c2 = alpha_t * (d * d / 2 + phi_t[k] * s2[k])
+            weights = tuple(c1 * f + c2 * g for f, g in zip(first, second))
+            weights = (weights[0] + alpha_t * (1.0 - r),) + weights[1:]
+            variance = max(lam_t * lam_t - lam_s * lam_s * r * r, 0.0)
+            steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False))
+        history = min(history + 1, 2)
+    return steps
