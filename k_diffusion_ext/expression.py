@@ -75,6 +75,8 @@ def _compile(node: ast.AST, expression: str) -> Node:
             return lambda x: torch.neg(operand(x))
         return operand
     if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute):
+            raise _refuse(expression, "attribute access (a dot after a name) is not allowed")
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
             raise _refuse(expression, f"{name!r} is not an allowed function; allowed: {', '.join(FUNCTIONS)}")

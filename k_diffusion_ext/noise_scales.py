@@ -16,6 +16,8 @@ from typing import Callable
 
 import torch
 
+from .expression import parse_noise_scale
+
 NoiseScale = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -98,8 +100,7 @@ def resolve_noise_scale(noise_scale: str | NoiseScale, eta: float = 1.0) -> Nois
         if noise_scale in NOISE_SCALES:
             phi = NOISE_SCALES[noise_scale]
         else:
-            from .expression import looks_like_expression, parse_noise_scale
-            if not looks_like_expression(noise_scale):
+            if noise_scale.strip().isidentifier() and noise_scale.strip() != "x":
                 known = ", ".join(NOISE_SCALES)
                 raise ValueError(
                     f"unknown noise scale {noise_scale!r}; known names: {known} "

@@ -1,0 +1,82 @@
+"""Seeds: same seed same image, batch item i = the same item run alone with seed + i,
+and Brownian noise that stays on one path when the step count changes."""
+import torch
+
+from k_diffusion_ext import brownian_noise_sampler, per_item_noise_sampler, sample_er_sde, schedule_range
+from k_diffusion_ext.analytic import karras_sigmas, mixture_denoiser, ring_mixture
+
+model = mixture_denoiser(ring_mixture(8, 4.0), 0.3)
+
+
+def start(batch, seed=0):
+    return torch.randn(batch, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 80
+
+
+def test_same_seed_gives_the_same_sample():
+    a = sample_er_sde(model, start(4), karras_sigmas(10), extra_args={"seed": 7}, disable=True)
+    b = sample_er_sde(model, start(4), karras_sigmas(10), extra_args={"seed": 7}, disable=True)
+    c = sample_er_sde(model, start(4), karras_sigmas(10), extra_args={"seed": 8}, disable=True)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_batch_item_equals_the_item_alone_with_seed_plus_index():
+    x = start(4)
+    batch = sample_er_sde(model, x, karras_sigmas(10), extra_args={"seed": 100}, disable=True)
+    for i in range(4):
+        alone = sample_er_sde(model, x[i:i + 1], karras_sigmas(10), extra_args={"seed": 100 + i}, disable=True)
+        torch.testing.assert_close(batch[i:i + 1], alone, rtol=0, atol=1e-12)
+
+
+def test_without_seed_torch_manual_seed_decides():
+    torch.manual_seed(1)
+    a = sample_er_sde(model, start(2), karras_sigmas(8), disable=True)
+    torch.manual_seed(1)
+    b = sample_er_sde(model, start(2), karras_sigmas(8), disable=True)
+    torch.manual_seed(2)
+    c = sample_er_sde(model, start(2), karras_sigmas(8), disable=True)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_per_item_noise_is_unit_gaussian_and_independent_between_calls():
+    sampler = per_item_noise_sampler(torch.zeros(2, 200_000), seed=3)
+    first, second = sampler(1.0, 0.5), sampler(0.5, 0.2)
+    assert abs(first.mean().item()) < 0.01 and abs(first.std().item() - 1) < 0.01
+    assert abs(torch.corrcoef(torch.stack([first.flatten(), second.flatten()]))[0, 1].item()) < 0.01
+    assert abs(torch.corrcoef(first)[0, 1].item()) < 0.01  # batch items are independent streams
+
+
+def test_brownian_noise_is_unit_gaussian_and_batch_invariant():
+    x = torch.zeros(3, 4, 8, 8)
+    sampler = brownian_noise_sampler(x, 0.1, 10.0, seed=5)
+    noise = sampler(torch.tensor(10.0, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64))
+    assert noise.shape == x.shape and noise.dtype == x.dtype
+    alone = brownian_noise_sampler(x[1:2], 0.1, 10.0, seed=6)(10.0, 5.0)
+    torch.testing.assert_close(noise[1:2], alone)
+    big = brownian_noise_sampler(torch.zeros(1, 100_000), 0.1, 10.0, seed=1)(3.0, 2.0)
+    assert abs(big.mean().item()) < 0.02 and abs(big.std().item() - 1) < 0.02
+
+
+def test_brownian_increments_add_up_along_one_path():
+    """W(10) - W(2) = (W(10) - W(5)) + (W(5) - W(2)): two half steps lie on the one-step path."""
+    x = torch.zeros(1, 1000)
+    sampler = brownian_noise_sampler(x, 0.1, 10.0, seed=9)
+    whole = sampler(10.0, 2.0) * (8.0 ** 0.5)
+    parts = sampler(10.0, 5.0) * (5.0 ** 0.5) + sampler(5.0, 2.0) * (3.0 ** 0.5)
+    torch.testing.assert_close(whole, parts, rtol=1e-4, atol=1e-4)
+
+
+def test_brownian_noise_keeps_results_close_when_the_step_count_doubles():
+    """The point of Brownian noise: 20 and 40 steps of one seed land near each other;
+    independent per-step noise does not."""
+    x = start(32, seed=4)
+
+    def run(steps, brownian):
+        sigmas = karras_sigmas(steps)
+        sampler = brownian_noise_sampler(x, *schedule_range(sigmas), seed=11) if brownian else None
+        return sample_er_sde(model, x, sigmas, noise_sampler=sampler, extra_args={"seed": 11}, disable=True,
+                             noise_scale="reverse_sde")
+
+    brownian_gap = (run(20, True) - run(40, True)).norm(dim=1).mean()
+    independent_gap = (run(20, False) - run(40, False)).norm(dim=1).mean()
+    assert brownian_gap < 0.5 * independent_gap, (brownian_gap, independent_gap)
