@@ -1,0 +1,67 @@
+"""Every name that saved workflows store: node ids, display names, input names and their
+order, combo values, sampler names.
+
+These are a promise to people's workflows and to the metadata in their images: once
+released they never change. New behaviour gets a new optional input (with a default that
+keeps old graphs identical) or a new combo value, never a rename or a reorder.
+This module imports nothing from a host, so it is safe to import anywhere.
+"""
+from __future__ import annotations
+
+# Names in the stock KSampler / KSamplerAdvanced / KSamplerSelect dropdowns.
+# comfy.k_diffusion.sampling gets a function "sample_" + name for each.
+SAMPLER_NAMES: tuple[str, ...] = ("er_sde_solver_1", "er_sde_solver_2", "er_sde_solver_3")
+SAMPLER_NAME_BY_ORDER: dict[int, str] = {1: "er_sde_solver_1", 2: "er_sde_solver_2", 3: "er_sde_solver_3"}
+
+# Node ids (NODE_CLASS_MAPPINGS keys / V3 node_id) and display names. The built-in
+# ComfyUI node for the paper's code is "SamplerER_SDE"; these are distinct from it.
+SAMPLER_NODE_ID = "ERSDESolverSampler"
+SAMPLER_NODE_DISPLAY_NAME = "ER-SDE-Solver Sampler"
+KSAMPLER_NODE_ID = "KSamplerERSDE"
+KSAMPLER_NODE_DISPLAY_NAME = "KSampler (ER-SDE)"
+
+SAMPLER_NODE_CATEGORY = "sampling/custom_sampling/samplers"
+KSAMPLER_NODE_CATEGORY = "sampling"
+
+# Input names of the ER-SDE knobs, in the order both nodes show them.
+IN_ORDER = "order"
+IN_NOISE_SCALE = "noise_scale"
+IN_CUSTOM_NOISE_SCALE = "custom_noise_scale"
+IN_ETA = "eta"
+IN_S_NOISE = "s_noise"
+IN_NOISE_TYPE = "noise_type"
+IN_SCHEME = "scheme"
+ER_SDE_INPUTS: tuple[str, ...] = (
+    IN_ORDER, IN_NOISE_SCALE, IN_CUSTOM_NOISE_SCALE, IN_ETA, IN_S_NOISE, IN_NOISE_TYPE, IN_SCHEME,
+)
+
+# The stock KSampler's inputs that "KSampler (ER-SDE)" repeats, in its order (less sampler_name),
+# followed by ER_SDE_INPUTS.
+IN_MODEL = "model"
+IN_SEED = "seed"
+IN_STEPS = "steps"
+IN_CFG = "cfg"
+IN_SCHEDULER = "scheduler"
+IN_POSITIVE = "positive"
+IN_NEGATIVE = "negative"
+IN_LATENT_IMAGE = "latent_image"
+IN_DENOISE = "denoise"
+KSAMPLER_INPUTS: tuple[str, ...] = (
+    IN_MODEL, IN_SEED, IN_STEPS, IN_CFG, IN_SCHEDULER, IN_POSITIVE, IN_NEGATIVE, IN_LATENT_IMAGE, IN_DENOISE,
+) + ER_SDE_INPUTS
+SAMPLER_INPUTS: tuple[str, ...] = ER_SDE_INPUTS
+
+# Output names.
+OUT_SAMPLER = "SAMPLER"
+OUT_LATENT = "LATENT"
+
+# Combo values. The noise-scale values are k_diffusion_ext.NOISE_SCALES' names plus CUSTOM;
+# a new name there becomes a new value here (values are only ever added).
+CUSTOM = "custom"
+NOISE_GAUSSIAN = "gaussian"
+NOISE_BROWNIAN = "brownian"
+NOISE_TYPES: tuple[str, ...] = (NOISE_GAUSSIAN, NOISE_BROWNIAN)
+SCHEME_CORRECTED = "corrected"
+SCHEME_REFERENCE = "reference"
+SCHEMES: tuple[str, ...] = (SCHEME_CORRECTED, SCHEME_REFERENCE)
+DEFAULT_CUSTOM_EXPRESSION = "x * (exp(x**0.3) + 10)"

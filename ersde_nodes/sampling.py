@@ -1,0 +1,166 @@
+"""ER-SDE-Solver on ComfyUI's sampling path.
+
+`sample_er_sde_comfy` has ComfyUI's sampler-function signature (what comfy.samplers.KSAMPLER
+calls): it reads the model type, picks alpha, nudges a flow model's first sigma, builds
+the noise sampler, and calls the solver. Everything the host does around a sampler
+(CFG, model patches, noise masks, previews, progress bar, interrupts, denoise) stays the
+host's: the nodes below only hand it a SAMPLER object and a schedule.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from . import names
+from ._solver import solver
+from .model_type import get_model_sampling, schedule_for
+
+
+class ERSDEInputError(ValueError):
+    """Bad input from a graph; the message says what to change."""
+
+
+def _hint(noise_scale: Any, noise_type: str) -> str:
+    if isinstance(noise_scale, str) and noise_scale not in solver.NOISE_SCALES:
+        return (f" Edit the node's {names.IN_CUSTOM_NOISE_SCALE} expression (phi must be > 0 with phi(x)/x "
+                f"non-decreasing, e.g. {names.DEFAULT_CUSTOM_EXPRESSION!r}) or pick a named {names.IN_NOISE_SCALE}.")
+    return ""
+
+
+def noise_scale_from_inputs(noise_scale: str, custom_noise_scale: str = "") -> str:
+    """The solver's noise_scale for the nodes' two inputs. A custom expression is parsed
+    here (safely, never evaluated as Python) so that a typo fails on the node that holds it."""
+    if noise_scale == names.CUSTOM:
+        expression = (custom_noise_scale or "").strip()
+        if not expression:
+            raise ERSDEInputError(
+                f"{names.IN_NOISE_SCALE} is 'custom' but {names.IN_CUSTOM_NOISE_SCALE} is empty: write an expression "
+                f"in x such as {names.DEFAULT_CUSTOM_EXPRESSION!r}, or pick a named noise scale.")
+        try:
+            solver.parse_noise_scale(expression)
+        except ValueError as exc:
+            raise ERSDEInputError(
+                f"ER-SDE: {exc}. Change {names.IN_CUSTOM_NOISE_SCALE} to an expression in x using numbers, + - * / **, "
+                f"exp, log, sqrt, ... (for example {names.DEFAULT_CUSTOM_EXPRESSION!r}), or pick a named "
+                f"{names.IN_NOISE_SCALE}.") from exc
+        return expression
+    if noise_scale not in solver.NOISE_SCALES:
+        known = ", ".join(list(solver.NOISE_SCALES) + [names.CUSTOM])
+        raise ERSDEInputError(f"unknown {names.IN_NOISE_SCALE} {noise_scale!r}: pick one of {known}.")
+    return noise_scale
+
+
+def _noise_sampler(noise_type: str, x: torch.Tensor, sigmas: torch.Tensor, seed: int | None) -> Callable | None:
+    if noise_type == names.NOISE_GAUSSIAN:
+        return None  # the solver's default: per-batch-item generators seeded from extra_args["seed"]
+    if noise_type == names.NOISE_BROWNIAN:
+        sigma_min, sigma_max = solver.schedule_range(sigmas)
+        if not 0.0 < sigma_min < sigma_max:
+            return None  # no step between two positive sigmas: no noise is drawn
+        return solver.brownian_noise_sampler(x, sigma_min, sigma_max, seed)
+    raise ERSDEInputError(f"unknown {names.IN_NOISE_TYPE} {noise_type!r}: pick one of {', '.join(names.NOISE_TYPES)}.")
+
+
+@torch.no_grad()
+def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict | None = None,
+                        callback: Callable | None = None, disable: bool | None = None, *, order: int = 3,
+                        noise_scale: Any = solver.DEFAULT_NOISE_SCALE, eta: float = 1.0, s_noise: float = 1.0,
+                        noise_type: str = names.NOISE_GAUSSIAN, scheme: str = names.SCHEME_CORRECTED,
+                        noise_sampler: Callable | None = None) -> torch.Tensor:
+    """ER-SDE-Solver with ComfyUI's sampler-function signature (see comfy.samplers.KSAMPLER).
+
+    Flow models (CONST) run with alpha = 1 - sigma and a first sigma of 1 moved just below 1;
+    every other model type runs VE-scaled (alpha = 1). The noise is per-batch-item seeded
+    from extra_args["seed"] ("gaussian") or a Brownian path per item ("brownian");
+    an explicit noise_sampler wins over noise_type."""
+    extra_args = {} if extra_args is None else extra_args
+    if sigmas.ndim != 1 or sigmas.numel() < 2:
+        raise ERSDEInputError(
+            f"the schedule has {sigmas.numel()} sigma(s), so there is no step to sample: give the sampler at least "
+            "2 sigmas (more steps, or denoise above 0).")
+    sigmas, alphas = schedule_for(get_model_sampling(model), sigmas)
+    if noise_sampler is None:
+        noise_sampler = _noise_sampler(noise_type, x, sigmas, extra_args.get("seed"))
+
+    called = False
+
+    def denoiser(*args: Any, **kwargs: Any) -> torch.Tensor:
+        nonlocal called
+        called = True
+        return model(*args, **kwargs)
+
+    try:
+        return solver.sample_er_sde(denoiser, x, sigmas, extra_args, callback, disable, order=order,
+                                    noise_scale=noise_scale, eta=eta, s_noise=s_noise,
+                                    noise_sampler=noise_sampler, alphas=alphas, scheme=scheme)
+    except ValueError as exc:
+        if called or isinstance(exc, ERSDEInputError):
+            raise  # raised by the model or the host, not by the solver's input checks
+        raise ERSDEInputError(f"ER-SDE-Solver cannot sample: {exc}.{_hint(noise_scale, noise_type)}") from exc
+
+
+def _fixed_order(order: int) -> Callable[..., torch.Tensor]:
+    def sampler(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict | None = None,
+                callback: Callable | None = None, disable: bool | None = None, **options: Any) -> torch.Tensor:
+        return sample_er_sde_comfy(model, x, sigmas, extra_args, callback, disable, order=order, **options)
+
+    sampler.__name__ = sampler.__qualname__ = "sample_" + names.SAMPLER_NAME_BY_ORDER[order]
+    sampler.__doc__ = (f"ER-SDE-Solver-{order} with the paper's default noise scale, for ComfyUI "
+                       "(flow models get alpha = 1 - sigma). See sample_er_sde_comfy.")
+    return sampler
+
+
+# "sample_er_sde_solver_N" -> function, as comfy.samplers.ksampler() looks them up.
+COMFY_SAMPLER_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "sample_" + names.SAMPLER_NAME_BY_ORDER[order]: _fixed_order(order) for order in (1, 2, 3)
+}
+
+
+def sampler_options(order: int, noise_scale: str, custom_noise_scale: str, eta: float, s_noise: float,
+                    noise_type: str, scheme: str) -> dict[str, Any]:
+    """The nodes' ER-SDE inputs as keyword options of sample_er_sde_comfy, checked."""
+    if noise_type not in names.NOISE_TYPES:
+        raise ERSDEInputError(f"unknown {names.IN_NOISE_TYPE} {noise_type!r}: pick one of {', '.join(names.NOISE_TYPES)}.")
+    if scheme not in names.SCHEMES:
+        raise ERSDEInputError(f"unknown {names.IN_SCHEME} {scheme!r}: pick one of {', '.join(names.SCHEMES)}.")
+    if int(order) not in (1, 2, 3):
+        raise ERSDEInputError(f"{names.IN_ORDER} must be 1, 2 or 3, got {order!r}.")
+    return {"order": int(order), "noise_scale": noise_scale_from_inputs(noise_scale, custom_noise_scale),
+            "eta": float(eta), "s_noise": float(s_noise), "noise_type": noise_type, "scheme": scheme}
+
+
+def make_sampler(**inputs: Any) -> Any:
+    """A ComfyUI SAMPLER object (comfy.samplers.KSAMPLER) for the nodes' ER-SDE inputs."""
+    import comfy.samplers
+    return comfy.samplers.KSAMPLER(sample_er_sde_comfy, extra_options=sampler_options(**inputs))
+
+
+def ksampler_er_sde(model: Any, seed: int, steps: int, cfg: float, scheduler: str, positive: Any, negative: Any,
+                    latent_image: dict, denoise: float, **er_sde_inputs: Any) -> dict:
+    """What the stock KSampler node does (ComfyUI's noise, schedule with denoise, previews,
+    progress bar, noise mask, model options), with the ER-SDE sampler and its options."""
+    import comfy.sample
+    import comfy.samplers
+    import comfy.utils
+    import latent_preview
+
+    sampler = make_sampler(**er_sde_inputs)
+    order = sampler.extra_options["order"]
+    latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+    # the stock schedule for these steps, scheduler and denoise
+    sigmas = comfy.samplers.KSampler(model, steps=steps, device=model.load_device,
+                                     sampler=names.SAMPLER_NAME_BY_ORDER[order], scheduler=scheduler,
+                                     denoise=denoise, model_options=model.model_options).sigmas
+    if sigmas.numel() < 2:
+        raise ERSDEInputError(
+            f"{steps} steps with denoise {denoise} leave no step to sample: "
+            f"raise {names.IN_DENOISE} above 0 (1.0 starts from pure noise) or raise {names.IN_STEPS}.")
+    noise = comfy.sample.prepare_noise(latent, seed, latent_image.get("batch_index"))
+    callback = latent_preview.prepare_callback(model, sigmas.numel() - 1)
+    samples = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, latent,
+                                         noise_mask=latent_image.get("noise_mask"), callback=callback,
+                                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    out = latent_image.copy()
+    out["samples"] = samples
+    return out
