@@ -1,0 +1,147 @@
+"""WebUI glue of the ER-SDE extension that needs no host import (torch only).
+
+The entry script ``scripts/er_sde_samplers.py`` loads this file by path under the unique
+module name ``er_sde_nodes_webui_glue``; tests load it the same way, without a WebUI.
+
+Sampler labels and aliases below are stored in images' metadata ("Sampler: ER-SDE-Solver 3")
+and in API requests: once released they never change. A new behaviour gets a new entry.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable, NamedTuple
+
+import torch
+
+MODULE_NAME = "er_sde_nodes_webui_glue"
+SOLVER_MODULE_NAME = "er_sde_nodes_webui_k_diffusion_ext"
+
+
+class SamplerSpec(NamedTuple):
+    label: str       # shown in the dropdown, written to infotext, accepted by the API
+    aliases: tuple   # lower-case names the host also resolves (sd_samplers.samplers_map)
+    order: int
+    funcname: str    # the solver's function in k_diffusion_ext.SAMPLER_FUNCTIONS
+
+
+# Released names: never rename, never reorder meanings.
+SAMPLERS: tuple[SamplerSpec, ...] = (
+    SamplerSpec("ER-SDE-Solver 1", ("er_sde_solver_1",), 1, "sample_er_sde_solver_1"),
+    SamplerSpec("ER-SDE-Solver 2", ("er_sde_solver_2",), 2, "sample_er_sde_solver_2"),
+    SamplerSpec("ER-SDE-Solver 3", ("er_sde_solver_3",), 3, "sample_er_sde_solver_3"),
+)
+LABELS: tuple[str, ...] = tuple(spec.label for spec in SAMPLERS)
+
+# SamplerData options, read by the host's KDiffusionSampler / processing:
+#  scheduler       "Automatic" resolves to Karras (the paper samples on the EDM/Karras schedule)
+#  brownian_noise  the host builds its per-seed BrownianTreeNoiseSampler: batch-invariant
+#                  noise, like DPM++ SDE / 2M SDE
+#  uses_ensd       the fallback noise (host option "no_dpmpp_sde_batch_determinism") comes
+#                  from the host's p.rng, whose later draws are seeded with seed + ENSD
+SAMPLER_OPTIONS: dict[str, Any] = {"scheduler": "karras", "brownian_noise": True, "uses_ensd": True}
+
+# Host processing parameters the sampler function accepts (the host passes p.s_noise / opts.s_noise).
+EXTRA_PARAMS: tuple[str, ...] = ("s_noise",)
+
+# A flow model's first sigma of 1 has alpha = 0 (lambda = sigma / alpha infinite): start just below.
+FLOW_SIGMA_CEILING = 1.0 - 1e-4
+
+
+def sampler_options() -> dict[str, Any]:
+    """A fresh copy of the options for one SamplerData entry."""
+    return dict(SAMPLER_OPTIONS)
+
+
+def missing_specs(existing_labels: Iterable[str]) -> list[SamplerSpec]:
+    """The entries not yet registered (dedup by label, so loading twice adds nothing)."""
+    existing = set(existing_labels)
+    return [spec for spec in SAMPLERS if spec.label not in existing]
+
+
+def is_flow_prediction(prediction_type: str | None = None, class_names: Iterable[str] = ()) -> bool:
+    """Whether a model's noise parametrisation is rectified flow (x = (1 - sigma) x0 + sigma n).
+
+    Forge's backend predictors say so with ``prediction_type == "const"``; ComfyUI-derived
+    model_sampling objects (reForge's ldm_patched) have ``CONST`` among their classes.
+    """
+    if isinstance(prediction_type, str) and prediction_type.lower() == "const":
+        return True
+    return any(name == "CONST" for name in class_names)
+
+
+def flow_schedule(sigmas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a flow model: (sigmas with a first sigma >= 1 nudged below 1, alphas = 1 - sigmas)."""
+    sigmas = sigmas.clone()
+    if float(sigmas[0]) >= FLOW_SIGMA_CEILING:
+        sigmas[0] = FLOW_SIGMA_CEILING
+    return sigmas, 1 - sigmas
+
+
+def _class_names(obj: Any) -> list[str]:
+    return [cls.__name__ for cls in type(obj).__mro__] if obj is not None else []
+
+
+def describe_model(model: Any) -> tuple[str | None, list[str]]:
+    """Plain values for is_flow_prediction from the denoiser a WebUI hands to a k-diffusion sampler.
+
+    Walks attributes only (no host import): Forge ``model.inner_model.predictor``
+    (ForgeScheduleLinker), reForge / A1111-with-Forge-backend
+    ``model.inner_model.inner_model.forge_objects.unet.model.{predictor,model_sampling}``.
+    """
+    candidates = []
+    wrap = getattr(model, "inner_model", None)
+    candidates.append(getattr(wrap, "predictor", None))
+    sd_model = getattr(wrap, "inner_model", None)
+    unet = getattr(getattr(sd_model, "forge_objects", None), "unet", None)
+    inner = getattr(unet, "model", None)
+    candidates.append(getattr(inner, "predictor", None))
+    candidates.append(getattr(inner, "model_sampling", None))
+    for obj in candidates:
+        if obj is None:
+            continue
+        return getattr(obj, "prediction_type", None), _class_names(obj)
+    return None, []
+
+
+def host_rng_noise(model: Any, x: torch.Tensor) -> Callable[[Any, Any], torch.Tensor] | None:
+    """Noise from the host's per-image generators (p.rng, seeds + ENSD), as ancestral samplers get."""
+    rng = getattr(getattr(model, "p", None), "rng", None)
+    if rng is None or not callable(getattr(rng, "next", None)):
+        return None
+
+    def noise_sampler(sigma: Any, sigma_next: Any) -> torch.Tensor:
+        noise = rng.next()
+        return noise.reshape(x.shape).to(device=x.device, dtype=x.dtype)
+
+    return noise_sampler
+
+
+def make_sampler_function(solver_function: Callable[..., torch.Tensor], name: str) -> Callable[..., torch.Tensor]:
+    """The callable a WebUI's KDiffusionSampler runs for one entry.
+
+    Its signature is what the host inspects: ``sigmas`` (the host passes its schedule),
+    ``eta`` (the host's ancestral eta; 0 = the probability-flow ODE), ``s_noise``,
+    ``noise_sampler`` (the host's Brownian noise when the entry has brownian_noise).
+    No ``n`` / ``sigma_min`` parameters, so the host does not pass them.
+    """
+
+    def sampler(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: torch.Tensor,
+                extra_args: dict | None = None, callback: Callable[[dict], Any] | None = None,
+                disable: bool | None = None, eta: float = 1.0, s_noise: float = 1.0,
+                noise_sampler: Callable[[Any, Any], torch.Tensor] | None = None) -> torch.Tensor:
+        alphas = None
+        prediction_type, class_names = describe_model(model)
+        if is_flow_prediction(prediction_type, class_names):
+            sigmas, alphas = flow_schedule(sigmas)
+        if noise_sampler is None:
+            noise_sampler = host_rng_noise(model, x)
+        return solver_function(model, x, sigmas, extra_args, callback, disable,
+                               eta=float(eta), s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas)
+
+    sampler.__name__ = sampler.__qualname__ = name
+    sampler.__doc__ = solver_function.__doc__
+    return sampler
+
+
+def accepted_parameters(function: Callable[..., Any]) -> set[str]:
+    return set(inspect.signature(function).parameters)

@@ -1,0 +1,104 @@
+"""The WebUI extension against a real Forge / reForge checkout (WEBUI_DIR); skipped without one.
+
+    WEBUI_DIR=/path/to/stable-diffusion-webui-forge python -m pytest tests/webui
+
+The host is booted once, in a separate interpreter (tests/webui/host_probe.py), so its
+`modules` package and vendored k_diffusion never meet the rest of the suite's imports.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LABELS = ["ER-SDE-Solver 1", "ER-SDE-Solver 2", "ER-SDE-Solver 3"]
+PROBE = Path(__file__).with_name("host_probe.py")
+WEBUI_DIR = os.environ.get("WEBUI_DIR")
+
+pytestmark = pytest.mark.skipif(
+    not WEBUI_DIR or not (Path(WEBUI_DIR) / "modules" / "sd_samplers.py").is_file(),
+    reason="WEBUI_DIR does not point at an A1111-family WebUI checkout (set it to run the host tests)",
+)
+
+
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    run = subprocess.run([sys.executable, str(PROBE)], env={**os.environ, "WEBUI_DIR": WEBUI_DIR},
+                         capture_output=True, text=True, timeout=600)
+    for line in reversed(run.stdout.splitlines()):
+        if line.startswith("ERSDE_PROBE_RESULT "):
+            return json.loads(line.split(" ", 1)[1])
+    pytest.fail(f"host probe printed no result (rc {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}")
+
+
+def result(probe: dict, name: str):
+    entry = probe.get(name)
+    assert entry is not None, f"probe step {name!r} did not run (an earlier step failed?)"
+    assert entry["ok"], f"probe step {name!r} failed in the host:\n{entry['detail']}"
+    return entry["detail"]
+
+
+def test_host_boots_without_ui_or_checkpoint(probe):
+    result(probe, "host_boots")
+
+
+def test_script_registers_three_samplers_on_first_load(probe):
+    assert result(probe, "script_loads_through_host_loader") == LABELS
+
+
+def test_loading_script_twice_adds_nothing(probe):
+    assert result(probe, "script_loaded_twice") == []
+    lists = result(probe, "sampler_lists")
+    assert lists["after_second"] == lists["after_first"]
+    assert len(lists["after_first"]) == lists["builtin_count"] + 3
+
+
+def test_host_sampler_list_contains_each_label_once(probe):
+    lists = result(probe, "sampler_lists")
+    for label in LABELS:
+        assert lists["all_samplers"].count(label) == 1, label
+    assert lists["all_samplers_map"] == LABELS
+    assert lists["visible"] == LABELS  # the dropdown and the API list read these
+
+
+def test_host_resolves_aliases_and_infotext_names(probe):
+    lists = result(probe, "sampler_lists")
+    for order, label in enumerate(LABELS, start=1):
+        assert lists["samplers_map"][f"er_sde_solver_{order}"] == label
+        assert lists["samplers_map"][label.lower()] == label
+    assert lists["infotext"] == LABELS
+
+
+def test_entries_carry_karras_brownian_and_ensd_options(probe):
+    options = result(probe, "sampler_lists")["options"]
+    for label in LABELS:
+        assert options[label] == {"scheduler": "karras", "brownian_noise": True, "uses_ensd": True}
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_sampler_runs_through_host_kdiffusion_sampler_on_tiny_model(probe, label):
+    run = result(probe, "samples_through_kdiffusion_sampler")[label]
+    assert run["kdiffusion_sampler"], run["sampler_class"]
+    assert run["func"] == f"sample_er_sde_solver_{label[-1]}"
+    assert run["finite"] and run["shape"] == [1, 4, 2, 2]
+    assert run["model_calls"] == 6  # one model call a step
+    assert run["schedule_type"] == "Karras"  # "Automatic" resolved to the entry's scheduler
+
+
+def test_noise_is_per_seed_and_batch_invariant(probe):
+    diffs = result(probe, "batch_invariant_noise")
+    assert diffs["max_diff_same_seed"] < 1e-5, "seed 77 alone and in a batch with 78 differ"
+    assert diffs["max_diff_other_seed"] > 1e-2, "different seeds gave the same image"
+
+
+def test_flow_model_is_detected_and_first_sigma_nudged_below_one(probe):
+    flow = result(probe, "flow_model")
+    assert flow["prediction_type"] == "const" and flow["detected_flow"]
+    assert flow["host_first_sigma"] == pytest.approx(1.0)
+    assert flow["model_sigmas"][0] < 1.0, "the model was called at sigma 1 (alpha 0)"
+    assert flow["model_sigmas"][0] == pytest.approx(1.0 - 1e-4)
+    assert flow["finite"]
