@@ -1,0 +1,68 @@
+"""Shared bits of the benchmarks: machine description, markdown tables, output folders."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu_name()}, {cores} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"{gpu}, Python {platform.python_version()}, {platform.system()}")
+
+
+def versions() -> str:
+    parts = []
+    try:
+        from importlib.metadata import version
+        parts.append(f"k-diffusion {version('k-diffusion')}")
+    except Exception:  # noqa: BLE001
+        parts.append("k-diffusion not installed")
+    root = os.environ.get("COMFYUI_DIR")
+    if root:
+        try:
+            rev = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True, timeout=10).stdout.strip()
+        except Exception:  # noqa: BLE001
+            rev = ""
+        parts.append(f"ComfyUI {rev or '(no git revision)'} at {root}")
+    return ", ".join(parts)
+
+
+def header(title: str, argv: list[str]) -> str:
+    now = datetime.datetime.now().astimezone()
+    return (f"# {title}\n\n"
+            f"- date: {now:%Y-%m-%d %H:%M %Z}\n"
+            f"- machine: {machine_line()}\n"
+            f"- software: {versions()}\n"
+            f"- command: `python -m {' '.join(argv)}`\n")
+
+
+def markdown_table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def out_dir(path: str | None, quick: bool) -> Path:
+    d = Path(path) if path else (RESULTS / "quick" if quick else RESULTS)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
