@@ -1,0 +1,485 @@
+"""Builds the example workflows: each graph is described once, in Python, below, and written
+twice, so the two can never drift apart:
+
+    workflows/<name>.json       ComfyUI's UI format (version 0.4): open it in ComfyUI
+                                (drag it onto the canvas, or Workflow > Browse Templates,
+                                where ComfyUI lists this pack's workflows/ folder)
+    workflows/api/<name>.json   the same graph in ComfyUI's API format, for POST /prompt
+
+Usage (from the repository root; needs no ComfyUI and no torch):
+
+    python workflows/build.py           # (re)write the JSON files
+    python workflows/build.py --check   # exit 1 if a committed file differs from the output
+
+The committed JSON is this script's output; edit the descriptions here, never the JSON.
+The thumbnails (workflows/<name>.jpg) are screenshots made by tools/thumbnails.py.
+Node ids, input names and input order of this pack's nodes come from ersde_nodes/names.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from ersde_nodes import names  # noqa: E402  (host-free, torch-free)
+
+# --------------------------------------------------------------------------------------
+# Node schemas: the inputs of each node type in the host's order (INPUT_TYPES order), each
+# a link type (MODEL, CLIP, ...) or a widget kind (INT, FLOAT, STRING, COMBO), and outputs.
+# The host tests check these against the node definitions of a real ComfyUI.
+
+WIDGET_KINDS = ("INT", "FLOAT", "STRING", "COMBO", "BOOLEAN")
+FRONTEND_ONLY = ("Note", "MarkdownNote")  # nodes the frontend leaves out of API prompts
+
+
+@dataclass(frozen=True)
+class In:
+    name: str
+    kind: str
+    control_after_generate: bool = False  # the frontend adds a "fixed/randomize" widget after it
+
+
+@dataclass(frozen=True)
+class Schema:
+    inputs: tuple[In, ...]
+    outputs: tuple[tuple[str, str], ...]  # (name, type)
+
+
+_ER_SDE_KINDS = {
+    names.IN_ORDER: "INT", names.IN_NOISE_SCALE: "COMBO", names.IN_CUSTOM_NOISE_SCALE: "STRING",
+    names.IN_ETA: "FLOAT", names.IN_S_NOISE: "FLOAT", names.IN_NOISE_TYPE: "COMBO", names.IN_SCHEME: "COMBO",
+}
+_KSAMPLER_KINDS = {
+    names.IN_MODEL: "MODEL", names.IN_SEED: "INT", names.IN_STEPS: "INT", names.IN_CFG: "FLOAT",
+    names.IN_SCHEDULER: "COMBO", names.IN_POSITIVE: "CONDITIONING", names.IN_NEGATIVE: "CONDITIONING",
+    names.IN_LATENT_IMAGE: "LATENT", names.IN_DENOISE: "FLOAT", **_ER_SDE_KINDS,
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "CheckpointLoaderSimple": Schema((In("ckpt_name", "COMBO"),),
+                                     (("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE"))),
+    "CLIPTextEncode": Schema((In("text", "STRING"), In("clip", "CLIP")), (("CONDITIONING", "CONDITIONING"),)),
+    "EmptyLatentImage": Schema((In("width", "INT"), In("height", "INT"), In("batch_size", "INT")),
+                               (("LATENT", "LATENT"),)),
+    "KSampler": Schema((In("model", "MODEL"), In("seed", "INT", True), In("steps", "INT"), In("cfg", "FLOAT"),
+                        In("sampler_name", "COMBO"), In("scheduler", "COMBO"), In("positive", "CONDITIONING"),
+                        In("negative", "CONDITIONING"), In("latent_image", "LATENT"), In("denoise", "FLOAT")),
+                       (("LATENT", "LATENT"),)),
+    "VAEDecode": Schema((In("samples", "LATENT"), In("vae", "VAE")), (("IMAGE", "IMAGE"),)),
+    "SaveImage": Schema((In("images", "IMAGE"), In("filename_prefix", "STRING")), ()),
+    "PreviewImage": Schema((In("images", "IMAGE"),), ()),
+    "CFGGuider": Schema((In("model", "MODEL"), In("positive", "CONDITIONING"), In("negative", "CONDITIONING"),
+                         In("cfg", "FLOAT")), (("GUIDER", "GUIDER"),)),
+    "RandomNoise": Schema((In("noise_seed", "INT", True),), (("NOISE", "NOISE"),)),
+    "BasicScheduler": Schema((In("model", "MODEL"), In("scheduler", "COMBO"), In("steps", "INT"),
+                              In("denoise", "FLOAT")), (("SIGMAS", "SIGMAS"),)),
+    "SamplerCustomAdvanced": Schema((In("noise", "NOISE"), In("guider", "GUIDER"), In("sampler", "SAMPLER"),
+                                     In("sigmas", "SIGMAS"), In("latent_image", "LATENT")),
+                                    (("output", "LATENT"), ("denoised_output", "LATENT"))),
+    "LatentUpscaleBy": Schema((In("samples", "LATENT"), In("upscale_method", "COMBO"), In("scale_by", "FLOAT")),
+                              (("LATENT", "LATENT"),)),
+    names.SAMPLER_NODE_ID: Schema(tuple(In(n, _ER_SDE_KINDS[n]) for n in names.SAMPLER_INPUTS),
+                                  ((names.OUT_SAMPLER, "SAMPLER"),)),
+    names.KSAMPLER_NODE_ID: Schema(tuple(In(n, _KSAMPLER_KINDS[n], n == names.IN_SEED) for n in names.KSAMPLER_INPUTS),
+                                   ((names.OUT_LATENT, "LATENT"),)),
+    "Note": Schema((In("text", "STRING"),), ()),
+}
+
+# --------------------------------------------------------------------------------------
+# Graph description
+
+
+@dataclass
+class Out:
+    node: "Node"
+    slot: int
+
+
+@dataclass
+class Node:
+    id: int
+    type: str
+    pos: tuple[float, float]
+    values: dict[str, Any]  # widget values and links (Out), by input name
+    size: tuple[float, float] | None = None
+    title: str | None = None
+    color: str | None = None
+    bgcolor: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, output_name: str) -> Out:
+        for i, (name, _) in enumerate(SCHEMAS[self.type].outputs):
+            if name == output_name:
+                return Out(self, i)
+        raise KeyError(f"{self.type} has no output {output_name!r}")
+
+    @property
+    def schema(self) -> Schema:
+        return SCHEMAS[self.type]
+
+    def link_inputs(self) -> list[In]:
+        return [i for i in self.schema.inputs if i.kind not in WIDGET_KINDS]
+
+    def widget_inputs(self) -> list[In]:
+        return [i for i in self.schema.inputs if i.kind in WIDGET_KINDS]
+
+    def widgets_values(self) -> list[Any]:
+        values = []
+        for i in self.widget_inputs():
+            values.append(self.values[i.name])
+            if i.control_after_generate:
+                values.append("fixed")  # keep the seed, so that the example reproduces
+        return values
+
+    def auto_size(self) -> tuple[float, float]:
+        if self.size:
+            return self.size
+        slots = max(len(self.link_inputs()), len(self.schema.outputs))
+        widgets = len(self.widgets_values())
+        return (320.0, float(slots * 20 + widgets * 22 + 28))  # >= the frontend's computeSize()
+
+
+@dataclass
+class Group:
+    title: str
+    nodes: list[Node]
+    color: str = "#3f789e"
+
+
+NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
+
+
+class Graph:
+    def __init__(self, name: str, description: str):
+        self.name = name
+        self.description = description
+        self.nodes: list[Node] = []
+        self.groups: list[Group] = []
+
+    def add(self, type_: str, pos: tuple[float, float], *, size=None, title=None, properties=None,
+            **values: Any) -> Node:
+        schema = SCHEMAS[type_]
+        declared = [i.name for i in schema.inputs]
+        unknown = set(values) - set(declared)
+        missing = set(declared) - set(values)
+        if unknown or missing:
+            raise ValueError(f"{self.name}: {type_} unknown inputs {sorted(unknown)}, missing {sorted(missing)}")
+        node = Node(len(self.nodes) + 1, type_, pos, values, size=size, title=title,
+                    properties=dict(properties or {}))
+        self.nodes.append(node)
+        return node
+
+    def note(self, pos, size, text: str, title: str = "Note") -> Node:
+        node = self.add("Note", pos, size=size, title=title, text=text)
+        node.color, node.bgcolor = NOTE_COLOR, NOTE_BGCOLOR
+        return node
+
+    def group(self, title: str, *nodes: Node, color: str = "#3f789e") -> None:
+        self.groups.append(Group(title, list(nodes), color))
+
+    # ---- UI format (ComfyUI / LiteGraph workflow, version 0.4)
+    def links(self) -> list[list[Any]]:
+        links = []
+        for node in self.nodes:
+            for slot, inp in enumerate(node.link_inputs()):
+                src = node.values[inp.name]
+                links.append([len(links) + 1, src.node.id, src.slot, node.id, slot, inp.kind])
+        return links
+
+    def execution_order(self) -> dict[int, int]:
+        done: dict[int, int] = {}
+
+        def visit(node: Node) -> None:
+            if node.id in done:
+                return
+            for inp in node.link_inputs():
+                visit(node.values[inp.name].node)
+            done[node.id] = len(done)
+
+        for node in sorted(self.nodes, key=lambda n: (n.link_inputs() != [], n.id)):
+            visit(node)
+        return done
+
+    def to_ui(self) -> dict[str, Any]:
+        links = self.links()
+        order = self.execution_order()
+        ui_nodes = []
+        for node in self.nodes:
+            entry: dict[str, Any] = {
+                "id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.auto_size()),
+                "flags": {}, "order": order[node.id], "mode": 0,
+            }
+            if node.title:
+                entry["title"] = node.title
+            if node.color:
+                entry["color"], entry["bgcolor"] = node.color, node.bgcolor
+            inputs = []
+            for slot, inp in enumerate(node.link_inputs()):
+                link = next(l for l in links if l[3] == node.id and l[4] == slot)
+                inputs.append({"name": inp.name, "type": inp.kind, "link": link[0]})
+            if inputs:
+                entry["inputs"] = inputs
+            outputs = []
+            for slot, (name, type_) in enumerate(node.schema.outputs):
+                out_links = [l[0] for l in links if l[1] == node.id and l[2] == slot]
+                outputs.append({"name": name, "type": type_, "links": out_links, "slot_index": slot})
+            if outputs:
+                entry["outputs"] = outputs
+            properties = {"Node name for S&R": node.type} if node.type not in FRONTEND_ONLY else {}
+            properties.update(node.properties)
+            entry["properties"] = properties
+            entry["widgets_values"] = node.widgets_values()
+            ui_nodes.append(entry)
+        groups = []
+        for gid, group in enumerate(self.groups, start=1):
+            x0 = min(n.pos[0] for n in group.nodes) - 20
+            y0 = min(n.pos[1] for n in group.nodes) - 30 - 46
+            x1 = max(n.pos[0] + n.auto_size()[0] for n in group.nodes) + 20
+            y1 = max(n.pos[1] + n.auto_size()[1] for n in group.nodes) + 20
+            groups.append({"id": gid, "title": group.title, "bounding": [x0, y0, x1 - x0, y1 - y0],
+                           "color": group.color, "font_size": 24, "flags": {}})
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "er-sde-nodes/workflows/" + self.name)),
+            "revision": 0,
+            "last_node_id": max(n.id for n in self.nodes),
+            "last_link_id": len(links),
+            "nodes": ui_nodes,
+            "links": links,
+            "groups": groups,
+            "config": {},
+            "extra": {"ds": self.fit_view(1600, 900)},
+            "version": 0.4,
+        }
+
+    def fit_view(self, width: float, height: float) -> dict[str, Any]:
+        """The canvas view (scale, offset) that shows the whole graph in a width x height window."""
+        ui_boxes = [(n.pos[0], n.pos[1] - 30, n.pos[0] + n.auto_size()[0], n.pos[1] + n.auto_size()[1])
+                    for n in self.nodes]
+        x0 = min(b[0] for b in ui_boxes) - 60
+        y0 = min(b[1] for b in ui_boxes) - 100
+        x1 = max(b[2] for b in ui_boxes) + 60
+        y1 = max(b[3] for b in ui_boxes) + 40
+        scale = min(1.0, width / (x1 - x0), height / (y1 - y0))
+        offset = [(width / scale - (x1 - x0)) / 2 - x0, (height / scale - (y1 - y0)) / 2 - y0]
+        return {"scale": round(scale, 4), "offset": [round(offset[0], 1), round(offset[1], 1)]}
+
+    # ---- API format (POST /prompt)
+    def to_api(self) -> dict[str, Any]:
+        prompt: dict[str, Any] = {}
+        for node in self.nodes:
+            if node.type in FRONTEND_ONLY:
+                continue
+            inputs: dict[str, Any] = {}
+            for inp in node.schema.inputs:
+                value = node.values[inp.name]
+                inputs[inp.name] = [str(value.node.id), value.slot] if isinstance(value, Out) else value
+            prompt[str(node.id)] = {"inputs": inputs, "class_type": node.type,
+                                    "_meta": {"title": node.title or DISPLAY_NAMES.get(node.type, node.type)}}
+        return prompt
+
+
+DISPLAY_NAMES = {
+    "CheckpointLoaderSimple": "Load Checkpoint", "CLIPTextEncode": "CLIP Text Encode (Prompt)",
+    "EmptyLatentImage": "Empty Latent Image", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
+    "PreviewImage": "Preview Image", "LatentUpscaleBy": "Upscale Latent By",
+    names.SAMPLER_NODE_ID: names.SAMPLER_NODE_DISPLAY_NAME, names.KSAMPLER_NODE_ID: names.KSAMPLER_NODE_DISPLAY_NAME,
+}
+
+# --------------------------------------------------------------------------------------
+# The workflows
+
+SD15_CKPT = "v1-5-pruned-emaonly.safetensors"
+SDXL_CKPT = "sd_xl_base_1.0.safetensors"
+SD15_URL = "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/v1-5-pruned-emaonly.safetensors"
+SDXL_URL = "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"
+SEED = 42
+# Layout columns: loader and note | prompts and latent | sampling | (second pass) | output.
+XA, XB, XC, XD, XE = 40, 540, 1020, 1420, 1820
+
+# The ER-SDE knobs at the nodes' defaults (ersde_nodes/specs.py); the host tests check that
+# these still are the defaults.
+ER_SDE_DEFAULTS: dict[str, Any] = {
+    names.IN_ORDER: 3, names.IN_NOISE_SCALE: "paper_default", names.IN_CUSTOM_NOISE_SCALE: names.DEFAULT_CUSTOM_EXPRESSION,
+    names.IN_ETA: 1.0, names.IN_S_NOISE: 1.0, names.IN_NOISE_TYPE: names.NOISE_GAUSSIAN,
+    names.IN_SCHEME: names.SCHEME_CORRECTED,
+}
+
+SD15_POSITIVE = ("a lighthouse on a rocky coast at sunset, dramatic clouds, golden light, "
+                 "crashing waves, detailed oil painting")
+SD15_NEGATIVE = "blurry, low quality, watermark, text, deformed"
+SDXL_POSITIVE = ("a red fox in a snowy birch forest at dawn, soft warm light, breath visible in the cold air, "
+                 "highly detailed wildlife photograph, 85mm, shallow depth of field")
+SDXL_NEGATIVE = "blurry, lowres, watermark, text, oversaturated, cartoon"
+
+SETTINGS = (
+    "Settings that suit ER-SDE-Solver:\n"
+    "- scheduler: karras or exponential\n"
+    "- steps: 20-30 (one model call a step)\n"
+    "- order 3 (er_sde_solver_3), the default noise scale (paper_default), eta 1, s_noise 1\n"
+    "- cfg as usual for the model (SD1.5 about 7, SDXL about 5-7)\n"
+    "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore"
+)
+
+
+def _download(ckpt: str, url: str, model: str) -> str:
+    return (f"Download the {model} checkpoint\n  {ckpt}\nfrom\n  {url}\n"
+            f"and put it in ComfyUI/models/checkpoints/ (then press R to refresh the lists).\n\n")
+
+
+def _models(ckpt: str, url: str) -> dict[str, Any]:
+    return {"models": [{"name": ckpt, "url": url + "?download=true", "directory": "checkpoints"}]}
+
+
+def _prompt_nodes(g: Graph, clip: Out, x: float, y: float, positive: str, negative: str):
+    pos = g.add("CLIPTextEncode", (x, y), size=(420, 170), title="Positive prompt", text=positive, clip=clip)
+    neg = g.add("CLIPTextEncode", (x, y + 230), size=(420, 130), title="Negative prompt", text=negative, clip=clip)
+    return pos, neg
+
+
+def sd15_txt2img_ksampler() -> Graph:
+    g = Graph("sd15_txt2img_ksampler_er_sde_solver_3",
+              "SD1.5 text to image, stock KSampler with er_sde_solver_3 (512x512, 20 steps)")
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(SD15_CKPT, SD15_URL),
+                 ckpt_name=SD15_CKPT)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, SD15_POSITIVE, SD15_NEGATIVE)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=512, height=512, batch_size=1)
+    ks = g.add("KSampler", (XC, 120), size=(320, 262), model=ckpt["MODEL"], seed=SEED, steps=20, cfg=7.0,
+               sampler_name=names.SAMPLER_NAME_BY_ORDER[3], scheduler="karras", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 120), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
+    save = g.add("SaveImage", (XD, 220), size=(400, 440), images=dec["IMAGE"],
+                 filename_prefix="ER-SDE/sd15_txt2img")
+    g.note((XA, 300), (440, 330), _download(SD15_CKPT, SD15_URL, "Stable Diffusion 1.5") + SETTINGS +
+           "\n\nThe KSampler's sampler_name is er_sde_solver_3 (also er_sde_solver_1 and _2).",
+           title="Read me: ER-SDE-Solver with the stock KSampler")
+    g.group("Prompt", pos, neg, latent)
+    g.group("Sample with er_sde_solver_3", ks)
+    return g
+
+
+def sd15_custom_advanced() -> Graph:
+    g = Graph("sd15_sampler_custom_advanced_er_sde",
+              "SD1.5 with SamplerCustomAdvanced and the ER-SDE-Solver Sampler node (every knob visible)")
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(SD15_CKPT, SD15_URL),
+                 ckpt_name=SD15_CKPT)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, SD15_POSITIVE, SD15_NEGATIVE)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=512, height=512, batch_size=1)
+    noise = g.add("RandomNoise", (XC, 120), noise_seed=SEED)
+    guider = g.add("CFGGuider", (XC, 260), model=ckpt["MODEL"], positive=pos["CONDITIONING"],
+                   negative=neg["CONDITIONING"], cfg=7.0)
+    sampler = g.add(names.SAMPLER_NODE_ID, (XC, 420), **ER_SDE_DEFAULTS)
+    sigmas = g.add("BasicScheduler", (XC, 680), model=ckpt["MODEL"], scheduler="exponential", steps=20, denoise=1.0)
+    adv = g.add("SamplerCustomAdvanced", (XD, 120), size=(260, 110), noise=noise["NOISE"], guider=guider["GUIDER"],
+                sampler=sampler[names.OUT_SAMPLER], sigmas=sigmas["SIGMAS"], latent_image=latent["LATENT"])
+    dec = g.add("VAEDecode", (XD, 290), size=(210, 46), samples=adv["output"], vae=ckpt["VAE"])
+    save = g.add("SaveImage", (XD, 390), size=(400, 440), images=dec["IMAGE"],
+                 filename_prefix="ER-SDE/sd15_custom_advanced")
+    g.note((XA, 300), (440, 400), _download(SD15_CKPT, SD15_URL, "Stable Diffusion 1.5") + SETTINGS +
+           "\n\nER-SDE-Solver Sampler knobs: order 1-3; noise_scale picks phi (custom uses the expression "
+           "in custom_noise_scale); eta 0 = deterministic ODE; s_noise scales the injected noise; "
+           "noise_type brownian keeps images similar across step counts (needs torchsde); "
+           "scheme reference reproduces the paper's code.",
+           title="Read me: ER-SDE-Solver Sampler + SamplerCustomAdvanced")
+    g.group("Prompt", pos, neg, latent)
+    g.group("ER-SDE-Solver sampling", noise, guider, sampler, sigmas)
+    return g
+
+
+def sdxl_txt2img_ksampler_ersde() -> Graph:
+    g = Graph("sdxl_txt2img_ksampler_ersde",
+              "SDXL base text to image at 1024x1024 with the KSampler (ER-SDE) node")
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(SDXL_CKPT, SDXL_URL),
+                 ckpt_name=SDXL_CKPT)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, SDXL_POSITIVE, SDXL_NEGATIVE)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=1024, height=1024, batch_size=1)
+    ks = g.add(names.KSAMPLER_NODE_ID, (XC, 120), model=ckpt["MODEL"], seed=SEED, steps=25,
+               cfg=6.0, scheduler="karras", positive=pos["CONDITIONING"], negative=neg["CONDITIONING"],
+               latent_image=latent["LATENT"], denoise=1.0, **ER_SDE_DEFAULTS)
+    dec = g.add("VAEDecode", (XD, 120), size=(210, 46), samples=ks[names.OUT_LATENT], vae=ckpt["VAE"])
+    save = g.add("SaveImage", (XD, 220), size=(440, 480), images=dec["IMAGE"],
+                 filename_prefix="ER-SDE/sdxl_txt2img")
+    g.note((XA, 300), (440, 340), _download(SDXL_CKPT, SDXL_URL, "SDXL base 1.0") + SETTINGS +
+           "\n\nKSampler (ER-SDE) = the stock KSampler's inputs + the ER-SDE knobs.",
+           title="Read me: KSampler (ER-SDE) with SDXL")
+    g.group("Prompt", pos, neg, latent)
+    g.group("Sample with KSampler (ER-SDE)", ks)
+    return g
+
+
+def sdxl_two_pass() -> Graph:
+    g = Graph("sdxl_two_pass_upscale_ersde",
+              "SDXL two-pass: base at 1024x1024, then upscale the latent 1.5x and a second pass at denoise 0.5")
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(SDXL_CKPT, SDXL_URL),
+                 ckpt_name=SDXL_CKPT)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, SDXL_POSITIVE, SDXL_NEGATIVE)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=1024, height=1024, batch_size=1)
+    first = g.add(names.KSAMPLER_NODE_ID, (XC, 120), title="KSampler (ER-SDE): base pass",
+                  model=ckpt["MODEL"], seed=SEED, steps=25, cfg=6.0, scheduler="karras",
+                  positive=pos["CONDITIONING"], negative=neg["CONDITIONING"], latent_image=latent["LATENT"],
+                  denoise=1.0, **ER_SDE_DEFAULTS)
+    dec1 = g.add("VAEDecode", (XC, 600), size=(210, 46), samples=first[names.OUT_LATENT], vae=ckpt["VAE"])
+    preview = g.add("PreviewImage", (XC, 700), size=(320, 340), images=dec1["IMAGE"])
+    up = g.add("LatentUpscaleBy", (XD, 120), size=(320, 82), samples=first[names.OUT_LATENT],
+               upscale_method="nearest-exact", scale_by=1.5)
+    second = g.add(names.KSAMPLER_NODE_ID, (XD, 280), title="KSampler (ER-SDE): second pass",
+                   model=ckpt["MODEL"], seed=SEED, steps=20, cfg=6.0, scheduler="karras",
+                   positive=pos["CONDITIONING"], negative=neg["CONDITIONING"], latent_image=up["LATENT"],
+                   denoise=0.5, **ER_SDE_DEFAULTS)
+    dec2 = g.add("VAEDecode", (XE, 120), size=(210, 46), samples=second[names.OUT_LATENT], vae=ckpt["VAE"])
+    save = g.add("SaveImage", (XE, 220), size=(460, 500), images=dec2["IMAGE"],
+                 filename_prefix="ER-SDE/sdxl_two_pass")
+    g.note((XA, 300), (440, 400), _download(SDXL_CKPT, SDXL_URL, "SDXL base 1.0") + SETTINGS +
+           "\n\nSecond pass: the base latent is upscaled 1.5x (1536x1536) and refined at denoise 0.5 "
+           "(0.4-0.6 keeps the composition and adds detail).",
+           title="Read me: SDXL two-pass with ER-SDE")
+    g.group("Base pass, 1024x1024", first, dec1, preview)
+    g.group("Upscale 1.5x, 2nd pass", up, second)
+    return g
+
+
+WORKFLOWS = (sd15_txt2img_ksampler, sd15_custom_advanced, sdxl_txt2img_ksampler_ersde, sdxl_two_pass)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def outputs() -> dict[Path, str]:
+    """Every file this script writes, path -> text."""
+    files: dict[Path, str] = {}
+    for build in WORKFLOWS:
+        g = build()
+        files[HERE / f"{g.name}.json"] = dumps(g.to_ui())
+        files[HERE / "api" / f"{g.name}.json"] = dumps(g.to_api())
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only check that the committed files are current")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in outputs().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    for path in stale:
+        print(("stale: " if args.check else "wrote: ") + str(path.relative_to(REPO)))
+    return 1 if (args.check and stale) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
