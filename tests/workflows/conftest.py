@@ -1,0 +1,189 @@
+"""Fixtures and helpers of the workflow tests.
+
+The ComfyUI host (`host`) is the one of tests/comfyui/conftest.py: its fixture function is
+imported from there, not copied. ComfyUI keeps global state, so when the comfyui tests have
+already loaded ComfyUI and this pack in this session, `host` reuses that instead of loading
+it a second time.
+
+Host tests need COMFYUI_DIR (skipped otherwise, as in CI); the e2e test is opt-in, see
+test_e2e.py.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / "workflows"
+FROZEN = Path(__file__).resolve().parent / "frozen"
+FRONTEND_ONLY = ("Note", "MarkdownNote", "PrimitiveNode", "Reroute")
+WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+
+
+def _comfyui_conftest() -> types.ModuleType:
+    """tests/comfyui/conftest.py, the same module object pytest uses (importlib mode names it so)."""
+    name = "tests.comfyui.conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "comfyui" / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _already_loaded_host() -> types.SimpleNamespace | None:
+    """The host the comfyui tests loaded earlier in this session, if they did."""
+    nodes = sys.modules.get("nodes")
+    if nodes is None or "ERSDESolverSampler" not in getattr(nodes, "NODE_CLASS_MAPPINGS", {}):
+        return None
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and name + ".ersde_nodes" in sys.modules and Path(file).resolve() == REPO / "__init__.py":
+            return types.SimpleNamespace(dir=os.environ.get("COMFYUI_DIR"), nodes=nodes,
+                                         pack_dir=str(Path(file).parent), pack=module,
+                                         ersde=sys.modules[name + ".ersde_nodes"])
+    return None
+
+
+@pytest.fixture(scope="session")
+def host(tmp_path_factory):
+    """ComfyUI with its built-in nodes and this pack loaded (tests/comfyui/conftest.py's host)."""
+    comfyui = _comfyui_conftest()
+    if not os.environ.get("COMFYUI_DIR"):
+        pytest.skip(comfyui.SKIP_REASON)
+    loaded = _already_loaded_host()
+    if loaded is not None:
+        return loaded
+    return comfyui.host._get_wrapped_function()(tmp_path_factory)
+
+
+CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors")
+
+
+@pytest.fixture(scope="session")
+def checkpoints(host, tmp_path_factory):
+    """Empty files named like the workflows' checkpoints, in a checkpoints folder registered with
+    folder_paths: validate_prompt checks ckpt_name against folder_paths' file list."""
+    import folder_paths
+    folder = tmp_path_factory.mktemp("checkpoints")
+    for name in CHECKPOINTS:
+        (folder / name).touch()
+    folder_paths.add_model_folder_path("checkpoints", str(folder))
+    listed = folder_paths.get_filename_list("checkpoints")
+    assert all(n in listed for n in CHECKPOINTS), f"placeholder checkpoints not listed: {listed}"
+    return folder
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def released_workflows() -> list[Path]:
+    """The UI-format workflows shipped in workflows/."""
+    return sorted(WORKFLOWS.glob("*.json"))
+
+
+def frozen_files() -> list[Path]:
+    return sorted(FROZEN.rglob("*.json"))
+
+
+def is_ui_format(data: Any) -> bool:
+    return isinstance(data, dict) and "nodes" in data and "links" in data
+
+
+def validate(prompt: dict) -> tuple[bool, Any, Any]:
+    """ComfyUI's own validation of an API prompt: (valid, error, node_errors)."""
+    import execution
+    prompt = json.loads(json.dumps(prompt))  # validate_prompt converts values in place
+    valid, error, _outputs, node_errors = asyncio.run(execution.validate_prompt("test", prompt, None))
+    return valid, error, node_errors
+
+
+def input_defs(node_class) -> list[tuple[str, Any, dict]]:
+    """(name, type, options) of a node's inputs in the host's order: required, then optional."""
+    types_ = node_class.INPUT_TYPES()
+    out = []
+    for section in ("required", "optional"):
+        for name, spec in types_.get(section, {}).items():
+            out.append((name, spec[0], spec[1] if len(spec) > 1 and spec[1] else {}))
+    return out
+
+
+def is_widget(type_: Any, options: dict) -> bool:
+    if options.get("forceInput"):
+        return False
+    return isinstance(type_, list) or type_ in WIDGET_TYPES
+
+
+def ui_to_api(ui: dict, node_classes: dict) -> dict:
+    """What the frontend sends for a UI workflow, rebuilt from the host's node definitions:
+    widgets_values are read in the order of the node's widget inputs (a seed with
+    control_after_generate is followed by its control value), links become [node id, slot].
+    Independent of workflows/build.py on purpose."""
+    links = {link[0]: link for link in ui["links"]}
+    prompt = {}
+    for node in ui["nodes"]:
+        if node["type"] in FRONTEND_ONLY or node.get("mode", 0) in (2, 4):
+            continue
+        cls = node_classes[node["type"]]
+        linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
+        values = list(node.get("widgets_values", []))
+        inputs = {}
+        for name, type_, options in input_defs(cls):
+            if is_widget(type_, options):
+                assert values, f"node {node['id']} ({node['type']}): no widget value left for {name!r}"
+                value = values.pop(0)
+                if options.get("control_after_generate"):
+                    assert values and values[0] in ("fixed", "increment", "decrement", "randomize"), (
+                        f"node {node['id']} ({node['type']}): {name!r} lacks its control_after_generate value")
+                    values.pop(0)
+                if name not in linked:
+                    inputs[name] = value
+            if name in linked:
+                link = linked[name]
+                inputs[name] = [str(link[1]), link[2]]
+        assert not values, f"node {node['id']} ({node['type']}): widget values left over: {values}"
+        unknown = set(linked) - set(inputs)
+        assert not unknown, f"node {node['id']} ({node['type']}): links to unknown inputs {unknown}"
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def strip_meta(prompt: dict) -> dict:
+    return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
+
+
+def strict_problems(prompt: dict, node_classes: dict) -> list[str]:
+    """What validate_prompt lets through: inputs a node does not declare (a renamed optional
+    input would be dropped silently) and V3 combo values ("COMBO" inputs, whose options
+    validate_prompt does not check), out-of-list values."""
+    problems = []
+    for node_id, node in prompt.items():
+        cls = node_classes.get(node["class_type"])
+        if cls is None:
+            problems.append(f"#{node_id}: no node type {node['class_type']!r}")
+            continue
+        defs = {name: (type_, options) for name, type_, options in input_defs(cls)}
+        for name, value in node["inputs"].items():
+            if name not in defs:
+                problems.append(f"#{node_id} {node['class_type']}: no input named {name!r}")
+                continue
+            type_, options = defs[name]
+            choices = type_ if isinstance(type_, list) else options.get("options") if type_ == "COMBO" else None
+            if choices is not None and not isinstance(value, list) and value not in choices:
+                problems.append(f"#{node_id} {node['class_type']}.{name}: {value!r} not in {choices}")
+    return problems
+
+
+@pytest.fixture(scope="session")
+def wf() -> types.ModuleType:
+    """These helpers (test modules cannot import a conftest under pytest's importlib mode)."""
+    return sys.modules[__name__]

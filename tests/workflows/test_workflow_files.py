@@ -1,0 +1,62 @@
+"""Host-free (runs in CI): the shipped workflows are the generator's output, each UI workflow
+has its API twin and its thumbnail, and the files are where ComfyUI looks for them."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / "workflows"
+UI_FILES = sorted(WORKFLOWS.glob("*.json"))
+
+
+def _build():
+    spec = importlib.util.spec_from_file_location("ersde_workflows_build", WORKFLOWS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_json_is_the_output_of_workflows_build_py():
+    stale = [str(p.relative_to(REPO)) for p, text in _build().outputs().items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    assert not stale, f"run `python workflows/build.py`: these differ from its output: {stale}"
+
+
+def test_every_json_in_workflows_and_api_comes_from_build_py():
+    made = set(_build().outputs())
+    shipped = set(WORKFLOWS.glob("*.json")) | set((WORKFLOWS / "api").glob("*.json"))
+    assert shipped == made, f"files build.py does not make: {sorted(map(str, shipped - made))}"
+
+
+def test_the_four_workflows_are_shipped():
+    assert len(UI_FILES) == 4
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=[p.stem for p in UI_FILES])
+def test_ui_workflow_has_api_twin_and_jpg_thumbnail(path):
+    assert (WORKFLOWS / "api" / path.name).is_file(), f"no API twin workflows/api/{path.name}"
+    jpg = path.with_suffix(".jpg")
+    assert jpg.is_file(), f"no thumbnail {jpg.name} (tools/thumbnails.py makes it)"
+    assert jpg.read_bytes()[:3] == b"\xff\xd8\xff", f"{jpg.name} is not a JPEG"
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=[p.stem for p in UI_FILES])
+def test_ui_workflow_is_litegraph_version_0_4_with_consistent_links(path):
+    ui = json.loads(path.read_text(encoding="utf-8"))
+    assert ui["version"] == 0.4
+    for key in ("nodes", "links", "groups", "extra", "last_node_id", "last_link_id"):
+        assert key in ui, f"{path.name} lacks {key!r}"
+    nodes = {n["id"]: n for n in ui["nodes"]}
+    assert ui["last_node_id"] == max(nodes) and ui["last_link_id"] == max(l[0] for l in ui["links"])
+    for link_id, src, src_slot, dst, dst_slot, type_ in ui["links"]:
+        assert link_id in nodes[src]["outputs"][src_slot]["links"], f"link {link_id} missing at its source"
+        target = nodes[dst]["inputs"][dst_slot]
+        assert target["link"] == link_id and target["type"] == type_ == nodes[src]["outputs"][src_slot]["type"]
+    notes = [n for n in ui["nodes"] if n["type"] in ("Note", "MarkdownNote")]
+    assert notes and "checkpoints" in notes[0]["widgets_values"][0], f"{path.name}: no note on what to download"
