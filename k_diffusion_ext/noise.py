@@ -53,7 +53,10 @@ def brownian_noise_sampler(x: torch.Tensor, sigma_min: float, sigma_max: float,
     if not t0 < t1:
         raise ValueError(f"a Brownian noise sampler needs sigma_min < sigma_max, got {t0} and {t1}")
     w0 = torch.zeros(tuple(x.shape[1:]), dtype=torch.float32)
-    trees = [torchsde.BrownianTree(t0, w0, t1, entropy=s, tol=1e-6) for s in _item_seeds(seed, x.shape[0])]
+    # torchsde rounds its end points to its tolerance: a little margin keeps every query inside
+    margin = 1e-5
+    trees = [torchsde.BrownianTree(max(t0 - margin, 0.0), w0, t1 + margin, entropy=s, tol=1e-6)
+             for s in _item_seeds(seed, x.shape[0])]
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
         a, b = sorted((float(sigma), float(sigma_next)))

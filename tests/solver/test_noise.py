@@ -80,3 +80,13 @@ def test_brownian_noise_keeps_results_close_when_the_step_count_doubles():
     brownian_gap = (run(20, True) - run(40, True)).norm(dim=1).mean()
     independent_gap = (run(20, False) - run(40, False)).norm(dim=1).mean()
     assert brownian_gap < 0.5 * independent_gap, (brownian_gap, independent_gap)
+
+
+def test_brownian_queries_at_the_schedule_ends_raise_no_torchsde_warning():
+    import warnings
+    sigmas = torch.tensor([14.614643096923828, 5.0, 0.0291675, 0.0], dtype=torch.float32)
+    sampler = brownian_noise_sampler(torch.zeros(1, 4, 8, 8), *schedule_range(sigmas), seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler(sigmas[0].double(), sigmas[1].double())
+        sampler(sigmas[1].double(), sigmas[2].double())
