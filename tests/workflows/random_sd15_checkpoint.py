@@ -1,0 +1,67 @@
+"""Writes a checkpoint of the Stable Diffusion 1.5 architecture with random weights, built
+with ComfyUI's own classes (UNet via supported_models.SD15 / model_base, CLIP ViT-L via
+sd1_clip, the KL VAE) and saved the way ComfyUI saves checkpoints (state_dict_for_saving,
+fp16 safetensors), so that CheckpointLoaderSimple detects and loads it as SD1.5. It
+produces noise, not pictures: it is for end-to-end runs without downloading 4 GB.
+
+    python random_sd15_checkpoint.py COMFYUI_DIR OUT.safetensors
+
+Used by test_e2e.py (run with the Python that runs ComfyUI).
+"""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+# The SD1.5 UNet: 320 channels, multipliers 1/2/4/4, two res blocks a level, attention
+# with 8 heads and 768-wide text context on the first three levels and the middle block.
+SD15_UNET = {
+    "image_size": 32, "in_channels": 4, "out_channels": 4, "model_channels": 320,
+    "num_res_blocks": [2, 2, 2, 2], "channel_mult": [1, 2, 4, 4],
+    "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0], "transformer_depth_middle": 1,
+    "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+    "context_dim": 768, "num_heads": 8, "use_linear_in_transformer": False,
+    "use_spatial_transformer": True, "legacy": False, "adm_in_channels": None,
+    "use_checkpoint": False, "use_temporal_attention": False, "use_temporal_resblock": False,
+}
+SD_VAE = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+          "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+
+
+def randomize(module: torch.nn.Module, generator: torch.Generator) -> None:
+    """ComfyUI's layers skip weight init: give every parameter a value (norm weights 1, other
+    vectors 0, matrices and kernels N(0, 0.02))."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.ndim <= 1:
+                p.fill_(1.0 if "norm" in name and name.endswith("weight") else 0.0)
+            else:
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
+
+
+def main(comfy_dir: str, out: str) -> None:
+    sys.path.insert(0, comfy_dir)
+    from comfy.cli_args import args
+    args.cpu = True
+    import comfy.sd1_clip
+    import comfy.supported_models
+    import comfy.utils
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    torch.set_grad_enabled(False)
+    g = torch.Generator().manual_seed(0)
+    config = comfy.supported_models.SD15(dict(SD15_UNET, dtype=torch.float32))
+    model = config.get_model({}, device=torch.device("cpu"))
+    randomize(model.diffusion_model, g)
+    clip = comfy.sd1_clip.SD1ClipModel(device="cpu", dtype=torch.float32)
+    randomize(clip, g)
+    vae = AutoencoderKL(ddconfig=SD_VAE, embed_dim=4)
+    randomize(vae, g)
+    sd = model.state_dict_for_saving(clip.state_dict(), vae.state_dict())
+    sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
+    comfy.utils.save_torch_file(sd, out)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
