@@ -32,7 +32,9 @@ def per_item_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSam
     item_shape = tuple(x.shape[1:])
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
-        noise = torch.stack([torch.randn(item_shape, generator=g, dtype=torch.float32) for g in generators])
+        noise = torch.empty((len(generators),) + item_shape, dtype=torch.float32)
+        for row, g in zip(noise, generators):  # drawn in place: no stacking copy
+            torch.randn(item_shape, generator=g, out=row)
         return noise.to(device=x.device, dtype=x.dtype, non_blocking=True)
 
     return sample
