@@ -66,7 +66,7 @@ def sample_dpmpp_2m(model: Model, x: torch.Tensor, sigmas: torch.Tensor) -> torc
 
 def seeded_noise(shape: tuple[int, ...], seed: int) -> NoiseSampler:
     """Independent Gaussian noise per step from one seeded CPU generator."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + 1)  # not the starting noise's stream
     return lambda sigma, sigma_next: torch.randn(shape, generator=gen)
 
 
@@ -80,7 +80,8 @@ def digits_demo(args: argparse.Namespace) -> None:
     denoiser, _ = load_models()
     model = as_sampler_model(denoiser)
     n = args.samples
-    x_T = torch.randn(n, 64, generator=torch.Generator().manual_seed(args.seed))
+    # the starting noise from its own stream: a noise sampler seeded like it would inject it again
+    x_T = torch.randn(n, 64, generator=torch.Generator().manual_seed(args.seed + 1_000_003))
     samplers: list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = []
     for order in (1, 2, 3):
         samplers.append((f"ER-SDE-Solver-{order}", lambda s, o=order: sample_er_sde(

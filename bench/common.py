@@ -43,7 +43,13 @@ def versions() -> str:
                                  text=True, timeout=10).stdout.strip()
         except Exception:  # noqa: BLE001
             rev = ""
-        parts.append(f"ComfyUI {rev or '(no git revision)'} at {root}")
+        if not rev:
+            try:
+                text = (Path(root) / "comfyui_version.py").read_text()
+                rev = "v" + text.split("__version__", 1)[1].split('"')[1]
+            except (OSError, IndexError):
+                rev = "(version unknown)"
+        parts.append(f"ComfyUI {rev} at {root}")
     return ", ".join(parts)
 
 

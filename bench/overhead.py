@@ -67,7 +67,7 @@ def build_samplers(noise: torch.Tensor, notes: list[str]) -> dict[str, tuple[Cal
         notes.append(note)
     else:
         from .samplers import _ComfyModel
-        cmodel = _ComfyModel(free_model, comfy.model_sampling)
+        cmodel = _ComfyModel(lambda *a, **k: free_model(*a, **k), comfy.model_sampling)  # late lookup: memory_of wraps it
         out["er_sde (ComfyUI)"] = (lambda x, s: comfy.sampling.sample_er_sde(cmodel, x, s, extra_args={"seed": 0},
                                                                              disable=True),
                                    "torch.randn, one generator on the device")
@@ -92,8 +92,20 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+SLOW = {"DPM++2M-SDE (k-diff)"}  # its Brownian tree costs ~50-100x the others: 3 repeats, after the rest
+
+
 def time_samplers(samplers: dict, x: torch.Tensor, sigmas: torch.Tensor, steps: int, repeats: int) -> dict[str, float]:
     """Median seconds a step over `repeats` interleaved rounds (one warm-up round first)."""
+    fast = {k: v for k, v in samplers.items() if k not in SLOW}
+    slow = {k: v for k, v in samplers.items() if k in SLOW}
+    out = _time_rounds(fast, x, sigmas, steps, repeats)
+    if slow:
+        out.update(_time_rounds(slow, x, sigmas, steps, 3))
+    return out
+
+
+def _time_rounds(samplers: dict, x: torch.Tensor, sigmas: torch.Tensor, steps: int, repeats: int) -> dict[str, float]:
     names = list(samplers)
     times: dict[str, list[float]] = {n: [] for n in names}
     for rnd in range(repeats + 1):
@@ -183,7 +195,7 @@ def _profile_counts(run: Callable, x: torch.Tensor, sigmas: torch.Tensor) -> tup
 def op_counts(run: Callable, x: torch.Tensor, steps: int) -> tuple[float, float, float | None]:
     """(aten operator calls a step, operator calls once per call, CUDA kernels a step or None).
 
-    A step's count is the difference between a 2n-step and an n-step run over n, so the
+    A step's count is the difference between a 2n-step and an n-step run over n (n = 5), so the
     once-per-call setup (on the CPU for ER-SDE: validation, coefficients) is split off;
     top-level aten operators only, the model's one multiply a step not counted."""
     small = edm_sigmas(steps, torch.float32).to(x.device)
@@ -263,8 +275,8 @@ def main(argv: list[str] | None = None) -> None:
                     label = f"{device_name} {shape_name} b{batch} {dtype_name}"
                     randn_rows.append([label, f"{randn_us:.0f}"])
                     for name, (run, noise_kind) in samplers.items():
-                        held, peak = memory_of(run, x, sigmas)
-                        ops, setup_ops, kernels = op_counts(run, x, args.steps)
+                        held, peak = memory_of(run, x, edm_sigmas(10, torch.float32).to(device))
+                        ops, setup_ops, kernels = op_counts(run, x, 5)
                         results.append({"config": label, "sampler": name, "noise": noise_kind,
                                         "us_per_step": per_step[name] * 1e6, "held_latents": held,
                                         "peak_latents": peak, "ops_per_step": ops, "setup_ops": setup_ops,
@@ -286,14 +298,14 @@ def main(argv: list[str] | None = None) -> None:
                      ["bench.overhead"] + (sys.argv[1:] if argv is None else argv))]
     report.append("- notes: " + "; ".join(notes) + "\n" if notes else "")
     report.append(f"- model: one multiply (x * 0.5); {args.steps} steps on the EDM schedule (the last one, to sigma 0, "
-                  f"returns the prediction); median of {repeats} interleaved repeats; {args.threads} CPU thread(s).\n")
+                  f"returns the prediction); median of {repeats} interleaved repeats (3 for DPM++2M-SDE with its Brownian tree, timed after the others); {args.threads} CPU thread(s).\n")
     report.append("## Ratios (per-step time, lower is better for ER-SDE)\n\n"
                   "Targets: ER-SDE / ComfyUI er_sde <= 0.5; ER-SDE without its noise draw / DPM++2M ODE <= 1.2.\n\n"
                   + markdown_table(["config", "sampler", "/ ComfyUI er_sde", "/ ComfyUI er_sde (both no noise draw)",
                                     "no noise draw / DPM++2M ODE", "/ DPM++2M-SDE (k-diff, Brownian)"], rows_ratio))
     report.append("\n## Time a step and operator calls a step\n\n"
                   "Time includes the model's multiply and the once-per-call setup spread over the steps; operator "
-                  "calls are top-level aten operators, a step's from the difference of a 2n- and an n-step run, "
+                  "calls are top-level aten operators, a step's from the difference of a 10- and a 5-step run, "
                   "the model's multiply not counted.\n\n"
                   + markdown_table(["config", "sampler", "noise sampler", "us / step", "aten ops / step",
                                     "aten ops once a call", "CUDA kernels / step"], rows_time))

@@ -98,11 +98,11 @@ class BridgeBrownian:
         return ((self._at(b) - self._at(a)) / (b - a) ** 0.5).to(self.dtype).to(self.device)
 
 
-def _er(order: int, scheme: str, noise: str) -> Callable:
+def _er(order: int, scheme: str, noise: str, noise_scale: str = "paper_default") -> Callable:
     def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int) -> torch.Tensor:
         ns = flat_brownian_sampler(x, sigmas, seed) if noise == "brownian" else None
         return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, order=order,
-                             scheme=scheme, noise_sampler=ns)
+                             scheme=scheme, noise_sampler=ns, noise_scale=noise_scale)
     return run
 
 
@@ -168,6 +168,9 @@ def comfy_module() -> tuple[SimpleNamespace | None, str | None]:
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
+        if not torch.cuda.is_available():
+            from comfy.cli_args import args as comfy_args
+            comfy_args.cpu = True  # ComfyUI's --cpu: model_management looks for a GPU on import otherwise
         import comfy.k_diffusion.sampling as csampling
         import comfy.model_sampling as cms
     except Exception as exc:  # noqa: BLE001
@@ -199,6 +202,11 @@ def all_samplers(brownian_variants=((3, "corrected"),)) -> tuple[list[Sampler], 
     independent Gaussians), then the peers."""
     notes = []
     samplers = er_samplers(("per-item", "brownian"), brownian_variants)
+    # diagnostic, not one of the compared samplers: the same solver with the classical reverse
+    # SDE's noise scale phi(x) = x^2 (noise at every sigma, like DPM++2M-SDE) instead of the
+    # paper's default (nearly an ODE below sigma ~ 1)
+    samplers.append(Sampler("ER-SDE-3, phi=x^2 (diagnostic)", _er(3, "corrected", "per-item", "reverse_sde"), 1, "er",
+                            "per-item Gaussian", "-."))
     for extra, note in (kdiffusion_samplers(), comfy_samplers()):
         samplers += extra
         if note:

@@ -57,12 +57,22 @@ def test_bridge_brownian_is_a_consistent_brownian_motion():
     torch.testing.assert_close(whole * 9 ** 0.5, z1 * 6 ** 0.5 + z2 * 3 ** 0.5)
 
 
-def test_committed_weights_load_and_denoise_better_than_identity():
+def test_committed_weights_load():
     from bench.digits_model import WEIGHTS, as_sampler_model, load_models
     assert WEIGHTS.stat().st_size < 2 * 1024 * 1024
     denoiser, classifier = load_models()
+    x = torch.randn(8, 64, generator=torch.Generator().manual_seed(0)) * 80
+    out = as_sampler_model(denoiser)(x, torch.full((8,), 80.0))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert out.abs().max() < 3  # at sigma 80 the prediction is near the data mean, in [-1, 1]-ish
+    assert classifier(out).shape == (8, 10)
+
+
+def test_committed_weights_denoise_better_than_identity():
+    pytest.importorskip("sklearn")  # the digits data ship with scikit-learn
+    from bench.digits_model import as_sampler_model, load_models
+    denoiser, classifier = load_models()
     model = as_sampler_model(denoiser)
-    pytest.importorskip("sklearn")
     from bench.digits_model import load_digits_data, load_digits_labels
     data = load_digits_data()[:400]
     gen = torch.Generator().manual_seed(0)
