@@ -64,6 +64,7 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
 
     sigma_in = sigmas[:-1, None].expand(-1, x.shape[0]).contiguous()
     sigma_cpu_list = list(sigmas_cpu.unbind())
+    history = order - 1  # earlier predictions the order uses; fewer held latents for orders 1, 2
     previous = older = None
     for i in trange(len(steps), disable=disable):
         denoised = model(x, sigma_in[i], **extra_args)
@@ -82,5 +83,7 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
                 x.add_(older, alpha=w_older)
             if step.noise_std:
                 x.add_(noise_sampler(sigma_cpu_list[i], sigma_cpu_list[i + 1]), alpha=step.noise_std)
-        previous, older = denoised, previous
+        if history:
+            previous, older = denoised, (previous if history == 2 else None)
+        del denoised  # not held through the next model call unless the order needs it
     return x

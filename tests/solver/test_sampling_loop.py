@@ -64,19 +64,20 @@ def test_no_scalar_reads_or_small_tensor_ops_inside_the_loop():
     assert sorted(steady) == sorted(["aten.mul", "aten.select", "aten.mul"] + ["aten.add_"] * 4), steady
 
 
-def test_at_most_two_earlier_predictions_are_held():
+@pytest.mark.parametrize("order,most", [(1, 0), (2, 1), (3, 2)])
+def test_only_the_earlier_predictions_the_order_needs_are_held(order, most):
     alive = []
 
     def model(x, s, **_):
         out = x * 0.9
         alive.append(weakref.ref(out))
         gc.collect()
-        # when the model runs for step i, predictions of steps <= i-3 must be gone
         held = sum(r() is not None for r in alive[:-1])
-        assert held <= 2, f"{held} earlier predictions still referenced at step {len(alive) - 1}"
+        assert held <= most, f"order {order}: {held} earlier predictions still referenced at step {len(alive) - 1}"
         return out
 
-    sample_er_sde(model, torch.randn(1, 4, 16, 16), karras_sigmas(8), disable=True, extra_args={"seed": 0})
+    sample_er_sde(model, torch.randn(1, 4, 16, 16), karras_sigmas(8), order=order, disable=True, extra_args={"seed": 0})
+    assert len(alive) == 8
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
