@@ -46,7 +46,9 @@ def per_item_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSam
         g.manual_seed(s)
         generators.append(g)
     item_shape = tuple(x.shape[1:])
-    direct = x.dtype == torch.float32
+    # torch draws half-precision normals as float32 ones rounded: drawing them directly
+    # keeps the noise the same for every latent dtype without a float32 buffer
+    direct = x.dtype in (torch.float32, torch.float16, torch.bfloat16)
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
         noise = torch.empty((len(generators),) + item_shape, dtype=x.dtype)
