@@ -41,6 +41,9 @@ NFES = (10, 20, 30, 50)
 # seeded like the starting noise would make the first injected noise equal to it (ComfyUI's
 # er_sde on CPU, and per-item noise for item 0, do exactly that when given the same seed).
 START_OFFSET = 1_000_003
+# Seeds far apart: per-item noise streams are keyed by seed + sample index, so seeds 0, 1, 2
+# would share all but one of their streams and their spread would understate the real one.
+SEED_STRIDE = 10_000_019
 MIXTURE = {"dim": 16, "components": 8, "std": 0.3, "seed": 1234}
 
 
@@ -153,7 +156,7 @@ def plot(grids: list[tuple[str, dict, str]], samplers: list[Sampler], path: Path
 def part_mixture(samplers, args, log) -> tuple[str, dict, list]:
     means, std, mu, cov = mixture_problem()
     model = mixture_denoiser(means, std)
-    n, seeds = (1000, [0, 1]) if args.quick else (5000, [0, 1, 2, 3])
+    n, seeds = (1000, [0, SEED_STRIDE]) if args.quick else (5000, [k * SEED_STRIDE for k in range(4)])
     reference = sample_mixture(means, std, 20000 if args.quick else 100000, torch.Generator().manual_seed(999)).numpy()
     sw = SlicedW(reference)
 
@@ -189,7 +192,7 @@ def part_digits(samplers, args, log) -> tuple[str, dict, list]:
     real = load_digits_data()
     with torch.no_grad():
         ref_mu, ref_cov = gaussian_stats(classifier.features(real).double().numpy())
-    n, seeds = (500, [0]) if args.quick else (3000, [0, 1, 2])
+    n, seeds = (500, [0]) if args.quick else (3000, [k * SEED_STRIDE for k in range(5)])
 
     def score(out: torch.Tensor) -> dict:
         with torch.no_grad():
