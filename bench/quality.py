@@ -55,8 +55,8 @@ START_OFFSET = 1_000_003
 # Seeds far apart: per-item noise streams are keyed by seed + sample index.
 SEED_STRIDE = 10_000_019
 REFERENCE_SEEDS = (900_000_011, 910_000_031)  # sets A and B, apart from every cell's seed
-FULL = {"n": 2000, "seeds": 3, "mixture_n": 5000}
-QUICK = {"n": 500, "seeds": 2, "mixture_n": 1000}
+FULL = {"n": 2000, "seeds": 3, "mixture_n": 5000, "ref_nfe": REFERENCE_NFE}
+QUICK = {"n": 300, "seeds": 2, "mixture_n": 1000, "ref_nfe": 200}
 
 
 def rotate(items: list, k: int) -> list:
@@ -92,7 +92,8 @@ def by_name(samplers: list[Sampler], name: str) -> Sampler | None:
     return next((s for s in samplers if s.name == name), None)
 
 
-def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list[int], log) -> dict:
+def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list[int], log,
+                  ref_nfe: int = REFERENCE_NFE) -> dict:
     samplers = [s for s in samplers if problem.space in s.spaces]
     groups = [g for g in GROUPS if any(s.group == g for s in samplers)]
     refs: dict = {}
@@ -102,12 +103,12 @@ def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list
         check = by_name(samplers, REFERENCE_CHECK[g])
         if ref is None:
             continue
-        a = measure(problem, sample(problem, ref, REFERENCE_NFE, n, REFERENCE_SEEDS[0])[0])
-        b = measure(problem, sample(problem, ref, REFERENCE_NFE, n, REFERENCE_SEEDS[1])[0])
+        a = measure(problem, sample(problem, ref, ref_nfe, n, REFERENCE_SEEDS[0])[0])
+        b = measure(problem, sample(problem, ref, ref_nfe, n, REFERENCE_SEEDS[1])[0])
         entry = {"sampler": ref.name, "stats": a["stats"], "floor": frechet_stats(b["stats"], a["stats"]),
                  "fid": [a["fid"], b["fid"]], "acc": [a.get("acc"), b.get("acc")]}
         if check is not None and check is not ref:
-            c = measure(problem, sample(problem, check, REFERENCE_NFE, n, REFERENCE_SEEDS[1])[0])
+            c = measure(problem, sample(problem, check, ref_nfe, n, REFERENCE_SEEDS[1])[0])
             entry.update(check=check.name, check_distance=frechet_stats(c["stats"], a["stats"]), check_fid=c["fid"],
                          check_acc=c.get("acc"))
         refs[g] = entry
@@ -136,7 +137,7 @@ def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list
             data_floor.append(frechet_stats(gaussian_stats(problem.data_floor(n, 77_000 + k)), problem.data_stats))
     for entry in refs.values():
         entry.pop("stats")
-    return {"title": problem.title, "space": problem.space, "n": n, "seeds": seeds, "data_label": problem.data_label,
+    return {"title": problem.title, "space": problem.space, "ref_nfe": ref_nfe, "n": n, "seeds": seeds, "data_label": problem.data_label,
             "groups": groups, "samplers": {s.name: {"group": s.group, "ours": s.ours, "noise": s.noise} for s in samplers},
             "references": refs, "cells": cells, "calls": calls,
             "data_floor": mean_spread(data_floor) if data_floor else None}
@@ -161,9 +162,9 @@ def report(res: dict) -> str:
             conv = f"converged FID to data {np.mean(ref['fid']):.3g}"
             if ref["acc"][0] is not None:
                 conv += f", accuracy {np.mean(ref['acc']):.3f}"
-            check = (f"; {ref['check']} at {REFERENCE_NFE} NFE lies {ref['check_distance']:.3g} from it "
+            check = (f"; {ref['check']} at {res['ref_nfe']} NFE lies {ref['check_distance']:.3g} from it "
                      f"(FID to data {ref['check_fid']:.3g})") if "check" in ref else ""
-            lines.append(f"Reference: {ref['sampler']} at {REFERENCE_NFE} NFE ({conv}). Floor (a second "
+            lines.append(f"Reference: {ref['sampler']} at {res['ref_nfe']} NFE ({conv}). Floor (a second "
                          f"independent reference set): **{ref['floor']:.3g}**{check}.\n")
         head = ["sampler"] + [f"dist {n}" for n in NFES] + [f"FID {n}" for n in NFES]
         if has_acc:
@@ -239,16 +240,44 @@ def plot(results: dict, path_dir: Path, title: str) -> list[Path]:
     return paths
 
 
+def merge(out: Path, tags: list[str]) -> None:
+    """Join the reports of several processes (each ran some models with --tag) into quality.*."""
+    results, notes, heads = {}, [], []
+    for tag in tags:
+        data = json.loads((out / f"{tag}.json").read_text())
+        notes += [n for n in data["notes"] if n not in notes]
+        for name, res in data["results"].items():
+            res["cells"] = {k: {int(n): v for n, v in by.items()} for k, by in res["cells"].items()}
+            res["calls"] = {k: {int(n): v for n, v in by.items()} for k, by in res["calls"].items()}
+            results[name] = res
+        heads.append((out / f"{tag}.md").read_text().split("\n## ", 1)[0])
+    order = [b for b in BENCHMARKS if b in results]
+    text = [heads[0].replace("- command:", f"- merged from {', '.join(tags)}; first command:")]
+    text += [report(results[b]) for b in order]
+    plot({b: results[b] for b in order}, out, "distance to the converged result of the same SDE vs NFE (mean ± std over seeds)")
+    text.append("\nPlot: `quality.png` beside this file.\n")
+    (out / "quality.md").write_text("\n".join(text))
+    (out / "quality.json").write_text(json.dumps({"notes": notes, "results": {b: results[b] for b in order}},
+                                                 indent=1, default=str))
+    print("\n".join(text))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="500 samples, 2 seeds, three models: a few minutes")
+    parser.add_argument("--quick", action="store_true", help="300 samples, 2 seeds, references at 200 NFE, three models: a few minutes")
     parser.add_argument("--benchmarks", default=None, help=f"comma-separated, from {', '.join(BENCHMARKS)}")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--n", type=int, default=None, help="samples per seed (digits models)")
+    parser.add_argument("--ref-nfe", type=int, default=None, help=f"NFE of the converged references (default {REFERENCE_NFE}; --quick 200)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--out", default=None, help="output folder (default bench/results, or bench/results/quick)")
     parser.add_argument("--tag", default="quality", help="output file stem (to run models in parallel processes)")
+    parser.add_argument("--merge", default=None,
+                        help="comma-separated stems of earlier --tag runs in --out: write their joint quality.md/json/png")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(out_dir(args.out, args.quick), [t.strip() for t in args.merge.split(",") if t.strip()])
+        return
     torch.set_num_threads(args.threads)
     size = QUICK if args.quick else FULL
     default = "mixture,digits,edm_cfg3" if args.quick else ",".join(BENCHMARKS)
@@ -271,14 +300,14 @@ def main(argv: list[str] | None = None) -> None:
                    ["bench.quality"] + (sys.argv[1:] if argv is None else argv)),
             "- notes: " + ("; ".join(notes) if notes else "all peers present (ComfyUI's, through COMFYUI_DIR)") + "\n",
             "- protocol: see `bench/quality.py`'s docstring; dist = Frechet distance to the same SDE's converged "
-            f"result ({REFERENCE_NFE} NFE, independent seeds), FID = Frechet distance to the data, acc = the "
+            f"result ({args.ref_nfe or size['ref_nfe']} NFE, independent seeds), FID = Frechet distance to the data, acc = the "
             "classifier's accuracy on the requested class; the project's samplers in bold.\n"]
     results = {}
     for b in chosen:
         n = args.n or (size["mixture_n"] if b == "mixture" else size["n"])
         log(f" {b} (n = {n})")
         problem = BENCHMARKS[b](n)
-        results[b] = run_benchmark(problem, samplers, n, seeds, log)
+        results[b] = run_benchmark(problem, samplers, n, seeds, log, args.ref_nfe or size["ref_nfe"])
         text.append(report(results[b]))
         # write as we go: a long run that is stopped keeps what it finished
         (out / f"{args.tag}.md").write_text("\n".join(text))

@@ -51,8 +51,10 @@ class DigitsDenoiser(nn.Module):
         total = sigma * sigma + sd2
         c_skip, c_out, c_in = sd2 / total, sigma * self.sigma_data / total.sqrt(), total.rsqrt()
         c_noise = sigma.log() / 4
-        angles = c_noise * self.freqs
-        emb = self.embed(torch.cat([c_noise, angles.sin(), angles.cos()], dim=1))
+        # samplers call with one noise level for the whole batch: embed it once
+        level = c_noise[:1] if bool((c_noise == c_noise[:1]).all()) else c_noise
+        angles = level * self.freqs
+        emb = self.embed(torch.cat([level, angles.sin(), angles.cos()], dim=1))
         h = self.inp(c_in * x32) + emb
         for norm, layer in zip(self.norms, self.layers):
             h = h + layer(nn.functional.silu(norm(h)))

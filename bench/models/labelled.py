@@ -77,8 +77,11 @@ class LabelledDigitsDenoiser(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def _features(self, x: torch.Tensor, c_in: torch.Tensor, c_noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        angles = c_noise * self.freqs
-        emb = self.embed(torch.cat([c_noise, angles.sin(), angles.cos()], dim=1)) + self.label(labels)
+        # samplers call with one noise level for the whole batch: embed it once
+        one = bool((c_noise == c_noise[:1]).all())
+        level = c_noise[:1] if one else c_noise
+        angles = level * self.freqs
+        emb = self.embed(torch.cat([level, angles.sin(), angles.cos()], dim=1)) + self.label(labels)
         h = self.inp(c_in * x) + emb
         for norm, layer in zip(self.norms, self.layers):
             h = h + layer(nn.functional.silu(norm(h)))
