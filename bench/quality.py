@@ -55,7 +55,7 @@ START_OFFSET = 1_000_003
 # Seeds far apart: per-item noise streams are keyed by seed + sample index.
 SEED_STRIDE = 10_000_019
 REFERENCE_SEEDS = (900_000_011, 910_000_031)  # sets A and B, apart from every cell's seed
-FULL = {"n": 2000, "seeds": 3, "mixture_n": 5000, "ref_nfe": REFERENCE_NFE}
+FULL = {"n": 1000, "seeds": 3, "mixture_n": 2000, "ref_nfe": REFERENCE_NFE}
 QUICK = {"n": 300, "seeds": 2, "mixture_n": 1000, "ref_nfe": 200}
 
 
