@@ -148,6 +148,45 @@ def summary(res: dict, name: str, nfe, key: str) -> tuple[float, float] | None:
     return mean_spread(values) if values else None
 
 
+NEAR_FLOOR = 1.5  # a best mean below 1.5x the floor is reported as "at the floor": no winner
+
+
+def closest(res: dict, names: list[str], nfe: int, floor: float) -> str:
+    scored = sorted((v, n) for n in names if (v := summary(res, n, nfe, "dist")) is not None)
+    if not scored:
+        return ""
+    (best_mean, best_std), best = scored[0]
+    tied = [n for (m, sd), n in scored[1:] if m - sd <= best_mean + best_std]
+    text = best + (f" (tied: {', '.join(tied)})" if tied else "")
+    if best_mean < NEAR_FLOOR * floor:
+        text += f" [at the floor {floor:.3g}]"
+    return text
+
+
+def summary_table(results: dict) -> str:
+    """Per model and group: ours (order 3 at the group's noise scale) against the best peer."""
+    ours_in = {"ode": "ER-SDE-3 (ode)", "reverse_sde": "ER-SDE-3 (reverse_sde)", "paper": "ER-SDE-3"}
+    rows = []
+    for b, res in results.items():
+        for g in res["groups"]:
+            if g not in ours_in or ours_in[g] not in res["samplers"]:
+                continue
+            peers = [n for n, s in res["samplers"].items() if s["group"] == g and not s["ours"]]
+            floor = res["references"].get(g, {}).get("floor")
+            row = [b, g, f"{floor:.3g}" if floor is not None else "-"]
+            for nfe in NFES:
+                mine = summary(res, ours_in[g], nfe, "dist")
+                scored = sorted((v[0], n) for n in peers if (v := summary(res, n, nfe, "dist")) is not None)
+                if mine is None or not scored:
+                    row.append("-")
+                    continue
+                row.append(f"{mine[0]:.3g} / {scored[0][0]:.3g} {scored[0][1]}")
+            rows.append(row)
+    head = ["model", "group", "floor"] + [f"NFE {n}: ours / best peer" for n in NFES]
+    return ("## Summary: distance to the converged result, ER-SDE-3 at the group's noise scale against the best "
+            "peer of the group (mean over seeds)\n\n" + markdown_table(head, rows))
+
+
 def report(res: dict) -> str:
     lines = [f"## {res['title']}\n",
              f"{res['n']} samples per seed, seeds {res['seeds']}; mean ± std over seeds. FID to data: against "
@@ -180,14 +219,10 @@ def report(res: dict) -> str:
             row.append("/".join(str(res["calls"][name][n]) for n in NFES))
             rows.append(row)
         lines.append(markdown_table(head, rows))
-        best = []
-        for nfe in NFES:
-            scored = [(summary(res, n, nfe, "dist"), n) for n in names]
-            scored = [(s[0], n) for s, n in scored if s is not None]
-            if scored:
-                best.append(f"NFE {nfe}: " + min(scored)[1])
-        if best:
-            lines.append("Closest to the converged result: " + "; ".join(best) + ".\n")
+        verdicts = [closest(res, names, nfe, ref["floor"] if ref else 0.0) for nfe in NFES]
+        if any(verdicts):
+            lines.append("Closest to the converged result (ties: spreads overlap the best's): "
+                         + "; ".join(f"NFE {nfe}: {v}" for nfe, v in zip(NFES, verdicts) if v) + ".\n")
     return "\n".join(lines)
 
 
@@ -253,6 +288,7 @@ def merge(out: Path, tags: list[str]) -> None:
         heads.append((out / f"{tag}.md").read_text().split("\n## ", 1)[0])
     order = [b for b in BENCHMARKS if b in results]
     text = [heads[0].replace("- command:", f"- merged from {', '.join(tags)}; first command:")]
+    text.append(summary_table({b: results[b] for b in order}))
     text += [report(results[b]) for b in order]
     plot({b: results[b] for b in order}, out, "distance to the converged result of the same SDE vs NFE (mean ± std over seeds)")
     text.append("\nPlot: `quality.png` beside this file.\n")
