@@ -187,6 +187,25 @@ def summary_table(results: dict) -> str:
             "peer of the group (mean over seeds)\n\n" + markdown_table(head, rows))
 
 
+def converged_table(results: dict) -> str:
+    """What every SDE converges to (its 400-NFE reference, two sets): FID to data (and accuracy)."""
+    rows = []
+    for b, res in results.items():
+        row = [b, fmt(*res["data_floor"]) if res["data_floor"] else "-"]
+        for g in GROUPS:
+            ref = res["references"].get(g)
+            if ref is None:
+                row.append("-")
+                continue
+            cell = f"{np.mean(ref['fid']):.3g}"
+            if ref["acc"][0] is not None:
+                cell += f" (acc {np.mean(ref['acc']):.3f})"
+            row.append(cell)
+        rows.append(row)
+    return ("## Converged: FID to data of each SDE's reference (mean of its two sets), by model\n\n"
+            + markdown_table(["model", "data floor"] + list(GROUPS), rows))
+
+
 def report(res: dict) -> str:
     lines = [f"## {res['title']}\n",
              f"{res['n']} samples per seed, seeds {res['seeds']}; mean ± std over seeds. FID to data: against "
@@ -287,8 +306,9 @@ def merge(out: Path, tags: list[str]) -> None:
             results[name] = res
         heads.append((out / f"{tag}.md").read_text().split("\n## ", 1)[0])
     order = [b for b in BENCHMARKS if b in results]
-    text = [heads[0].replace("- command:", f"- merged from {', '.join(tags)}; first command:")]
+    text = [heads[0] if tags == ["quality"] else heads[0].replace("- command:", f"- merged from {', '.join(tags)}; first command:")]
     text.append(summary_table({b: results[b] for b in order}))
+    text.append(converged_table({b: results[b] for b in order}))
     text += [report(results[b]) for b in order]
     plot({b: results[b] for b in order}, out, "distance to the converged result of the same SDE vs NFE (mean ± std over seeds)")
     text.append("\nPlot: `quality.png` beside this file.\n")
@@ -348,12 +368,12 @@ def main(argv: list[str] | None = None) -> None:
         # write as we go: a long run that is stopped keeps what it finished
         (out / f"{args.tag}.md").write_text("\n".join(text))
         (out / f"{args.tag}.json").write_text(json.dumps({"notes": notes, "results": results}, indent=1, default=str))
-    if args.tag == "quality":
-        plot(results, out, "distance to the converged result of the same SDE vs NFE (mean ± std over seeds)")
-        text.append("\nPlot: `quality.png` beside this file.\n")
     text.append(f"\nTotal time {time.perf_counter() - started:.0f} s.\n")
     (out / f"{args.tag}.md").write_text("\n".join(text))
-    print("\n".join(text))
+    if args.tag == "quality":  # the summary tables and the plot
+        merge(out, ["quality"])
+    else:
+        print("\n".join(text))
 
 
 if __name__ == "__main__":
