@@ -249,6 +249,7 @@ def plot(results: dict, path_dir: Path, title: str) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     paths = []
     names_all = sorted({n for r in results.values() for n in r["samplers"]})
@@ -280,6 +281,7 @@ def plot(results: dict, path_dir: Path, title: str) -> list[Path]:
             ax.set_yscale("log")
             ax.set_xticks(NFES)
             ax.set_xticklabels([str(n) for n in NFES])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_title(f"{b}: {g}", fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=6)
