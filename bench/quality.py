@@ -288,7 +288,7 @@ def plot(results: dict, path_dir: Path, title: str) -> list[Path]:
             if col == 0:
                 ax.set_ylabel("distance to converged SDE")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / len(bench_names) / 3.2 * 2))  # room for the title
     path = path_dir / "quality.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)
