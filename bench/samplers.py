@@ -149,12 +149,13 @@ def kdiffusion_samplers(bridge_off: bool = False) -> tuple[list[Sampler], str | 
 
 
 class _ComfyModel:
-    """What ComfyUI's er_sde needs of its model: model.inner_model.model_patcher.get_model_object."""
+    """What ComfyUI's samplers need of their model: model_sampling, where they look for it."""
 
     def __init__(self, fn: Model, model_sampling: object):
         self.fn = fn
         patcher = SimpleNamespace(get_model_object=lambda name: model_sampling)
-        self.inner_model = SimpleNamespace(model_patcher=patcher)
+        # euler_ancestral and the DPM++ SDE samplers read model.inner_model.inner_model.model_sampling
+        self.inner_model = SimpleNamespace(model_patcher=patcher, inner_model=SimpleNamespace(model_sampling=model_sampling))
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs: object) -> torch.Tensor:
         return self.fn(x, sigma, **kwargs)
