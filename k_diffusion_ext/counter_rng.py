@@ -31,10 +31,9 @@ another algorithm altogether).
 """
 from __future__ import annotations
 
+import functools
 import math
 import struct
-from typing import Iterable, Sequence
-
 import torch
 
 NOISE_STREAM = "ersde-noise/1 (SplitMix64 counter mode, 32-bit halves, sqrt(2) erfinv in float32)"
@@ -98,21 +97,36 @@ def draw_key(draw: int) -> int:
 
 
 def word_offsets(words: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """(j + 1) * golden gamma mod 2^64 for j < words: the counter part of SplitMix64's state."""
+    """(j + 1) * golden gamma mod 2^64 for j < words: the counter part of SplitMix64's state.
+
+    As big as a float32 latent: made for each draw rather than held through the model call."""
     j = torch.arange(1, words + 1, dtype=torch.int64, device=device)
-    return j.mul_(_signed(GOLDEN_GAMMA))
+    return j.mul_(_gamma(j.device))
 
 
-def _logical_shift_xor_(z: torch.Tensor, shift: int) -> torch.Tensor:
-    return z.bitwise_xor_(torch.bitwise_right_shift(z, shift).bitwise_and_(_LOW_MASKS[shift]))
+@functools.lru_cache(maxsize=None)
+def _gamma(device: torch.device) -> torch.Tensor:
+    return torch.tensor(_signed(GOLDEN_GAMMA), dtype=torch.int64, device=device)
+
+
+@functools.lru_cache(maxsize=None)
+def _rounds(device: torch.device) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None], ...]:
+    """SplitMix64's (shift, mask, multiplier) rounds as 0-d int64 tensors: torch's CPU kernels for
+    int64 shifts and multiplies with a Python number are ~10x slower than with a 0-d tensor."""
+    def const(value: int) -> torch.Tensor:
+        return torch.tensor(value, dtype=torch.int64, device=device)
+    return tuple((const(shift), const(_LOW_MASKS[shift]), None if mult is None else const(_signed(mult)))
+                 for shift, mult in ((30, MIX_1), (27, MIX_2), (31, None)))
 
 
 def splitmix64_words(keys: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """SplitMix64 outputs for states keys + offsets (broadcast), as int64 holding the unsigned bits."""
     z = torch.add(keys, offsets)
-    _logical_shift_xor_(z, 30).mul_(_signed(MIX_1))
-    _logical_shift_xor_(z, 27).mul_(_signed(MIX_2))
-    return _logical_shift_xor_(z, 31)
+    for shift, mask, multiplier in _rounds(z.device):
+        z.bitwise_xor_(torch.bitwise_right_shift(z, shift).bitwise_and_(mask))
+        if multiplier is not None:
+            z.mul_(multiplier)
+    return z
 
 
 def gaussians_from_words(words: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:
@@ -124,9 +138,11 @@ def gaussians_from_words(words: torch.Tensor, count: int, dtype: torch.dtype) ->
     return g if dtype == torch.float32 else g.to(dtype)
 
 
-def gaussian_block(keys: torch.Tensor, offsets: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:
-    """`count` unit Gaussians per key of `keys` (..., 1) from the words at `offsets` (W,), W = ceil(count / 2)."""
-    return gaussians_from_words(splitmix64_words(keys, offsets), count, dtype)
+def gaussian_block(keys: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:
+    """`count` unit Gaussians per key of `keys` (..., 1); at most two buffers the size of the float32
+    result are alive at once (the words and a shifted copy, or the words and the result)."""
+    words = splitmix64_words(keys, word_offsets((count + 1) // 2, keys.device))
+    return gaussians_from_words(words, count, dtype)
 
 
 def reference_words(key: int, count: int) -> list[int]:
@@ -156,9 +172,3 @@ def reference_gaussian(half: int) -> float:
     """sqrt(2) erfinv(v) in float64 for a signed 32-bit half: the value the float32 transform rounds."""
     from statistics import NormalDist
     return NormalDist().inv_cdf((reference_uniform(half) + 1.0) / 2.0)
-
-
-def keys_for(item: torch.Tensor, parts: Sequence[int] | Iterable[int]) -> torch.Tensor:
-    """Stream keys item ^ part for several signed parts at once: shape (len(parts), batch, 1)."""
-    part_tensor = torch.tensor(list(parts), dtype=torch.int64, device=item.device)
-    return torch.bitwise_xor(item.unsqueeze(0), part_tensor.view(-1, 1, 1))

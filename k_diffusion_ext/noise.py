@@ -14,13 +14,13 @@ from typing import Callable, Sequence
 import torch
 
 from .counter_rng import (BROWNIAN_LEAF_DOMAIN, BROWNIAN_NODE_DOMAIN, MASK64, _signed, draw_key, gaussian_block,
-                          item_keys, keys_for, mix64, word_offsets)
+                          item_keys, mix64)
 
 NoiseSampler = Callable[[torch.Tensor | float, torch.Tensor | float], torch.Tensor]
 
-# Brownian cells are refined until they are this narrow in log sigma: two sigmas of one
-# schedule closer than 0.1 % (a Karras schedule of ~5000 steps) would share a cell
-BROWNIAN_LOG_RESOLUTION = 1e-3
+# Brownian cells are refined until they are this narrow in log sigma: only two sigmas of one
+# schedule closer than 0.4 % (a Karras schedule of ~2500 steps from 80 to 0.002) would share a cell
+BROWNIAN_LOG_RESOLUTION = 2.0 ** -8
 
 
 def _resolve_seed(seed: int | None) -> int:
@@ -41,8 +41,7 @@ def gaussian_noise(x: torch.Tensor, seed: int, draw: int) -> torch.Tensor:
     shaped like x, on x's device, in x's dtype."""
     batch, count = _item_count(x)
     keys = item_keys(seed, batch, x.device)
-    noise = gaussian_block(keys.bitwise_xor_(draw_key(draw)), word_offsets((count + 1) // 2, x.device), count, x.dtype)
-    return noise.view(x.shape)
+    return gaussian_block(keys.bitwise_xor_(draw_key(draw)), count, x.dtype).view(x.shape)
 
 
 def per_item_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSampler:
@@ -51,12 +50,11 @@ def per_item_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSam
     Without a seed, one is taken from torch's global generator (torch.manual_seed decides)."""
     batch, count = _item_count(x)
     keys = item_keys(_resolve_seed(seed), batch, x.device)
-    offsets = word_offsets((count + 1) // 2, x.device)  # the same for every draw: made once
     shape, dtype = x.shape, x.dtype
     draws = iter(range(1 << 62))
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
-        return gaussian_block(torch.bitwise_xor(keys, draw_key(next(draws))), offsets, count, dtype).view(shape)
+        return gaussian_block(torch.bitwise_xor(keys, draw_key(next(draws))), count, dtype).view(shape)
 
     return sample
 
@@ -83,21 +81,21 @@ def brownian_noise_sampler(x: torch.Tensor, sigma_min: float, sigma_max: float,
     descends to a cell narrower than BROWNIAN_LOG_RESOLUTION in log sigma and takes the same
     bridge inside it with Z keyed by t's float64 bits. Every Z is a unit Gaussian latent of
     the counter-based stream, keyed by (seed + item, node), so no tree is stored: the nodes
-    on the last queries' paths are kept, and a step draws only the nodes below where its
-    path leaves the previous one (about 10 latents a step for a 20-step Karras schedule).
+    on the last query's path are kept (about 12 latents), and a step draws only the nodes below
+    where its path leaves the previous one (about 8 latents a step for a 20-step Karras schedule).
     """
     t0, t1 = float(sigma_min), float(sigma_max)
     if not (math.isfinite(t0) and math.isfinite(t1) and 0 < t0 < t1):
         raise ValueError(f"a Brownian noise sampler needs 0 < sigma_min < sigma_max, got {t0} and {t1}")
     batch, count = _item_count(x)
     keys = item_keys(_resolve_seed(seed), batch, x.device)
-    offsets = word_offsets((count + 1) // 2, x.device)
     depth = max(1, math.ceil(math.log2(math.log(t1 / t0) / BROWNIAN_LOG_RESOLUTION)))
     known: dict[int, torch.Tensor] = {}  # node -> W at its midpoint (node 0: W(t1))
     points: dict[float, torch.Tensor] = {t0: torch.zeros(batch, count, device=x.device)}
 
-    def draw(parts: Sequence[int]) -> torch.Tensor:
-        return gaussian_block(keys_for(keys, parts), offsets, count, torch.float32)
+    def draw(node_key: int) -> torch.Tensor:
+        # one node at a time: a batched draw of a path's nodes would hold three buffers per node at its peak
+        return gaussian_block(torch.bitwise_xor(keys, node_key), count, torch.float32)
 
     def node_part(node: int) -> int:
         return _signed(mix64((node ^ BROWNIAN_NODE_DOMAIN) & MASK64))
@@ -116,35 +114,36 @@ def brownian_noise_sampler(x: torch.Tensor, sigma_min: float, sigma_max: float,
     def bridge(w_a: torch.Tensor, w_b: torch.Tensor, a: float, t: float, b: float, z: torch.Tensor) -> torch.Tensor:
         return torch.lerp(w_a, w_b, (t - a) / (b - a)).add_(z, alpha=math.sqrt((t - a) * (b - t) / (b - a)))
 
-    def w_at(t: float) -> tuple[torch.Tensor, set[int]]:
+    def w_end() -> torch.Tensor:
+        if 0 not in known:
+            known[0] = draw(node_part(0)).mul_(math.sqrt(t1 - t0))
+        return known[0]
+
+    def w_at(t: float) -> torch.Tensor:
         if t in points:
-            return points[t], set()
+            return points[t]
+        if t == t1:
+            return w_end()
         nodes, (cell, a_leaf, b_leaf) = path(t)
-        used = {0} | {n for n, *_ in nodes}
-        new = [n for n in sorted(used) if n not in known]
-        if new:
-            fresh = dict(zip(new, draw([node_part(n) for n in new]).unbind(0)))
-            if 0 in fresh:
-                known[0] = fresh.pop(0).mul_(math.sqrt(t1 - t0))
-        values = {t0: points[t0], t1: known[0]}
+        on_path = {0} | {n for n, *_ in nodes}
+        for node in [n for n in known if n not in on_path]:  # before drawing: the peak holds one path
+            del known[node]
+        values = {t0: points[t0], t1: w_end()}
         for node, a, m, b in nodes:
             if node not in known:
-                known[node] = bridge(values[a], values[b], a, m, b, fresh[node])
+                known[node] = bridge(values[a], values[b], a, m, b, draw(node_part(node)))
             values[m] = known[node]
         if t in values:
-            return values[t], used
+            return values[t]
         leaf = _signed(mix64(mix64((cell ^ BROWNIAN_LEAF_DOMAIN) & MASK64) ^ _float_bits(t)))
-        return bridge(values[a_leaf], values[b_leaf], a_leaf, t, b_leaf, draw([leaf])[0]), used
+        return bridge(values[a_leaf], values[b_leaf], a_leaf, t, b_leaf, draw(leaf))
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
         lo, hi = sorted((min(max(float(sigma), t0), t1), min(max(float(sigma_next), t0), t1)))
         if not hi > lo:
             return torch.zeros_like(x)
-        w_lo, used_lo = w_at(lo)
-        w_hi, used_hi = w_at(hi)
-        # keep what the next step can reuse: the nodes on these two paths and the two points
-        for node in [n for n in known if n not in used_lo | used_hi]:
-            del known[node]
+        w_lo, w_hi = w_at(lo), w_at(hi)
+        # the next step starts where this one ends: keep its two points (and the last path's nodes)
         for t in [t for t in points if t != t0]:
             del points[t]
         points[lo], points[hi] = w_lo, w_hi

@@ -33,7 +33,7 @@ def test_integer_stream_is_bit_identical_to_the_python_reference(key):
 
 def test_gaussians_match_the_float64_reference_within_float32_rounding():
     key = 0x0123456789ABCDEF
-    got = gaussian_block(torch.tensor([[signed(key)]]), word_offsets(1000), 1999, torch.float32).flatten().double()
+    got = gaussian_block(torch.tensor([[signed(key)]]), 1999, torch.float32).flatten().double()
     want = torch.tensor(reference_gaussians(key, 1999), dtype=torch.float64)
     assert (got - want).abs().max().item() < 1e-6
 
@@ -147,7 +147,7 @@ def test_noise_draw_op_count_does_not_grow_with_the_batch():
         counts[batch] = mode.ops
         assert not any("_local_scalar_dense" in op for op in mode.ops), "a draw synchronises with .item()"
     assert counts[1] == counts[8]
-    assert len(counts[1]) <= 22, counts[1]  # with a step's ~7 ops: within 30 a step
+    assert len(counts[1]) <= 23, counts[1]  # with a step's ~6 ops: within 30 a step
 
 
 def other_devices():

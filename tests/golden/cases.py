@@ -1,0 +1,129 @@
+"""Golden outputs: what every released sampler name and every node input value produces.
+
+A case runs the same code path a host runs (ComfyUI's sampler function, the nodes' input
+mapping, k-diffusion's registered function) on a small latent with an exact analytic
+denoiser, a fixed seed, on the CPU in float32. The results of 0.2.0 are stored beside this
+file; tests/golden/test_golden_outputs.py fails when a change alters one beyond float
+rounding. A released name or input value must keep its output: new behaviour gets a new
+name or value (and a new case here).
+
+    python tests/golden/cases.py --write 0.2.0     # only when a new version may change images
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ersde_nodes import names  # noqa: E402
+from ersde_nodes.sampling import COMFY_SAMPLER_FUNCTIONS, sample_er_sde_comfy, sampler_options  # noqa: E402
+from k_diffusion_ext import NOISE_SCALES, SAMPLER_FUNCTIONS, gaussian_noise  # noqa: E402
+from k_diffusion_ext.analytic import karras_sigmas  # noqa: E402
+
+SHAPE = (2, 4, 4, 4)
+SEED = 20260
+DATA_MEAN = torch.linspace(-0.6, 0.6, 64).view(1, 4, 4, 4)
+DATA_STD = torch.linspace(0.2, 0.7, 64).flip(0).view(1, 4, 4, 4)
+DEFAULT_INPUTS = {names.IN_ORDER: 3, names.IN_NOISE_SCALE: "paper_default",
+                  names.IN_CUSTOM_NOISE_SCALE: "x * (exp(x**0.3) + 10)", names.IN_ETA: 1.0,
+                  names.IN_S_NOISE: 1.0, names.IN_NOISE_TYPE: "gaussian", names.IN_SCHEME: "corrected"}
+
+
+class CONST:
+    """Stands for ComfyUI's flow model sampling where no host is imported (model_type checks the class name)."""
+
+
+def denoiser(alpha_of: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """E[x0 | x] for Gaussian data N(mean, std^2) per element and x = alpha (x0 + lambda noise)."""
+    def model(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
+        s = sigma.view(-1, 1, 1, 1).to(x.dtype)
+        alpha = alpha_of(s)
+        lam2 = (s / alpha) ** 2
+        return DATA_MEAN + DATA_STD ** 2 / (DATA_STD ** 2 + lam2) * (x / alpha - DATA_MEAN)
+    return model
+
+
+def ve_model() -> Callable[..., torch.Tensor]:
+    return denoiser(lambda s: torch.ones_like(s))
+
+
+def flow_model() -> Callable[..., torch.Tensor]:
+    model = denoiser(lambda s: 1 - s)
+    patcher = SimpleNamespace(get_model_object=lambda name: CONST())
+    wrapper = lambda x, sigma, **kw: model(x, sigma, **kw)  # noqa: E731
+    wrapper.inner_model = SimpleNamespace(model_patcher=patcher)
+    return wrapper
+
+
+def ve_start() -> tuple[torch.Tensor, torch.Tensor]:
+    sigmas = karras_sigmas(8, 0.0292, 14.6).float()
+    noise = gaussian_noise(torch.zeros(SHAPE), SEED + 1, 0)
+    return noise * sigmas[0], sigmas
+
+
+def flow_start() -> tuple[torch.Tensor, torch.Tensor]:
+    sigmas = torch.linspace(1.0, 0.0, 9)
+    shift = 3.0  # SD3's shifted flow schedule
+    sigmas = shift * sigmas / (1 + (shift - 1) * sigmas)
+    return gaussian_noise(torch.zeros(SHAPE), SEED + 1, 0), sigmas
+
+
+def node_case(flow: bool = False, **changes: object) -> Callable[[], torch.Tensor]:
+    inputs = {**DEFAULT_INPUTS, **changes}
+
+    def run() -> torch.Tensor:
+        x, sigmas = flow_start() if flow else ve_start()
+        model = flow_model() if flow else ve_model()
+        return sample_er_sde_comfy(model, x, sigmas, {"seed": SEED}, disable=True, **sampler_options(**inputs))
+    return run
+
+
+def cases() -> dict[str, Callable[[], torch.Tensor]]:
+    out: dict[str, Callable[[], torch.Tensor]] = {}
+    for name in names.SAMPLER_NAMES:
+        fn = COMFY_SAMPLER_FUNCTIONS["sample_" + name]
+        out[f"comfyui {name}"] = lambda fn=fn: fn(ve_model(), *ve_start(), {"seed": SEED}, disable=True)
+        out[f"comfyui {name}, flow model"] = lambda fn=fn: fn(flow_model(), *flow_start(), {"seed": SEED}, disable=True)
+    for name, fn in SAMPLER_FUNCTIONS.items():
+        out[f"k-diffusion {name}"] = lambda fn=fn: fn(ve_model(), *ve_start(), extra_args={"seed": SEED}, disable=True)
+    values = {
+        names.IN_ORDER: [1, 2, 3],
+        names.IN_NOISE_SCALE: list(NOISE_SCALES) + [names.CUSTOM],
+        names.IN_ETA: [0.0, 0.5, 2.0],
+        names.IN_S_NOISE: [0.0, 0.5],
+        names.IN_NOISE_TYPE: list(names.NOISE_TYPES),
+        names.IN_SCHEME: list(names.SCHEMES),
+    }
+    for key, options in values.items():
+        for value in options:
+            out[f"node {key}={value}"] = node_case(**{key: value})
+    out[f"node {names.IN_NOISE_SCALE}=custom, {names.IN_CUSTOM_NOISE_SCALE}=x**1.5 * 2"] = node_case(
+        **{names.IN_NOISE_SCALE: names.CUSTOM, names.IN_CUSTOM_NOISE_SCALE: "x**1.5 * 2"})
+    for noise_type in names.NOISE_TYPES:
+        out[f"node {names.IN_NOISE_TYPE}={noise_type}, flow model"] = node_case(flow=True, **{names.IN_NOISE_TYPE: noise_type})
+    return out
+
+
+def compute() -> dict[str, list[float]]:
+    return {name: run().flatten().tolist() for name, run in cases().items()}
+
+
+def golden_file(version: str) -> Path:
+    return HERE / f"golden_{version}.json"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "--write":
+        sys.exit(__doc__)
+    path = golden_file(sys.argv[2])
+    path.write_text(json.dumps({"shape": list(SHAPE), "seed": SEED, "outputs": compute()}, indent=0) + "\n")
+    print(f"wrote {path}")
