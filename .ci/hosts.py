@@ -41,11 +41,15 @@ PYPI_SUBSTITUTES = {
     "https://github.com/Panchovix/pydantic-fixreforge/releases/download/main_v1/pydantic-1.10.15-py3-none-any.whl":
         "pydantic==1.10.15",
 }
-# Extra PyPI packages a host's sampler path imports that its requirements file leaves to its
-# launcher (A1111 clones Stability's ldm repository at first launch; stable-diffusion-sdkit is that
-# code packaged on PyPI; k-diffusion is the same code as A1111's repositories/k-diffusion).
-EXTRA = {
-    "a1111": ["stable-diffusion-sdkit==2.1.5", "k-diffusion==0.1.1.post1"],
+# PyPI code that a WebUI's sampler path imports but its requirements file leaves to its launcher,
+# which git-clones it at first launch (CI cannot reach GitHub). A1111 and reForge import `ldm` from
+# Stability-AI's stablediffusion repository: stable-diffusion-sdkit is that code on PyPI (a slightly
+# older revision; the SD1 classes the tests use are the same). Installed without its dependencies,
+# whose old pins would replace the host's; the host's requirements cover what `ldm` imports.
+# k_diffusion (A1111's repositories/k-diffusion) is PyPI k-diffusion, from the test extra.
+NO_DEPS_EXTRA = {
+    "a1111": ["stable-diffusion-sdkit==2.1.5"],
+    "reforge": ["stable-diffusion-sdkit==2.1.5"],
 }
 
 
@@ -65,7 +69,7 @@ def pypi_requirements(host: str, requirements: Path) -> list[str]:
                                  "add a PyPI substitute to PYPI_SUBSTITUTES in .ci/hosts.py")
             line = PYPI_SUBSTITUTES[line]
         lines.append(line)
-    return lines + EXTRA.get(host, [])
+    return lines
 
 
 def torch_constraint() -> str:
@@ -97,6 +101,9 @@ def setup(host: str) -> tuple[Path, Path]:
     # pytest and the test extra from the system site-packages; the host's pins win inside the venv.
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-r", str(requirements), "-c", str(constraints)], check=True)
+    if NO_DEPS_EXTRA.get(host):
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                        *NO_DEPS_EXTRA[host]], check=True)
     return host_dir, python
 
 
