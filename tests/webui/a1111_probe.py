@@ -404,7 +404,8 @@ def _txt2img_each():
 def _alias():
     """An alias as API sampler_name, ours and a built-in one: the host must treat them alike."""
     from modules import sd_samplers
-    builtin = next(s for s in sd_samplers.all_samplers if s.aliases and s.name not in LABELS)
+    default = sd_samplers.samplers[0].name  # what an unknown name falls back to
+    builtin = next(s for s in sd_samplers.all_samplers if s.aliases and s.name not in LABELS and s.name != default)
     spec_alias = json.loads(os.environ.get("ERSDE_WEBUI_ALIAS", '["er_sde_solver_2", "ER-SDE-Solver 2"]'))
     ours = txt2img(spec_alias[0], steps=3)
     theirs = txt2img(builtin.aliases[0], steps=3)
