@@ -23,12 +23,13 @@ REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(os.environ.get("ERSDE_HOST_SNAPSHOTS", REPO.parent / "shared" / "hosts"))
 WORK = Path(os.environ.get("ERSDE_CI_WORK", REPO / ".ci" / "work"))
 
-# host -> (requirements file in the snapshot, env var the suites read, suites)
-HOSTS: dict[str, tuple[str, str, list[list[str]]]] = {
-    "comfyui": ("requirements.txt", "COMFYUI_DIR", [["tests/comfyui"], ["tests/workflows"]]),
-    "forge": ("requirements_versions.txt", "WEBUI_DIR", [["tests/webui"]]),
-    "a1111": ("requirements_versions.txt", "WEBUI_DIR", [["tests/webui"]]),
-    "reforge": ("requirements_versions.txt", "WEBUI_DIR", [["tests/webui"]]),
+# host -> (requirements file in the snapshot, env var the suites read, suites: (paths, extra env))
+# ERSDE_E2E=1 opts the workflows suite into its end-to-end run (an SD1.5 graph on a started server).
+HOSTS: dict[str, tuple[str, str, list[tuple[list[str], dict[str, str]]]]] = {
+    "comfyui": ("requirements.txt", "COMFYUI_DIR", [(["tests/comfyui"], {}), (["tests/workflows"], {"ERSDE_E2E": "1"})]),
+    "forge": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
+    "a1111": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
+    "reforge": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
 }
 # The system's torch serves every host; these lines would replace it (or add CUDA builds).
 TORCH_LINES = re.compile(r"^(torch|torchvision|torchaudio|xformers)\s*([=<>~!].*)?$", re.I)
@@ -47,7 +48,9 @@ PYPI_SUBSTITUTES = {
 # older revision; the SD1 classes the tests use are the same). Installed without its dependencies,
 # whose old pins would replace the host's; the host's requirements cover what `ldm` imports.
 # k_diffusion (A1111's repositories/k-diffusion) is PyPI k-diffusion, from the test extra.
+# Forge clones lllyasviel/huggingface_guess at 8482624: PyPI huggingface-guess 0.1.0 is that commit.
 NO_DEPS_EXTRA = {
+    "forge": ["huggingface-guess==0.1.0"],
     "a1111": ["stable-diffusion-sdkit==2.1.5"],
     "reforge": ["stable-diffusion-sdkit==2.1.5"],
 }
@@ -110,8 +113,10 @@ def setup(host: str) -> tuple[Path, Path]:
 SUMMARY = re.compile(r"=+ (.*?) in [\d.]+s")
 
 
-def run_suite(host: str, python: Path, host_dir: Path, paths: list[str]) -> tuple[int, dict[str, int], float]:
-    env = {**os.environ, HOSTS[host][1]: str(host_dir), "PYTHONPATH": str(REPO), "ERSDE_REQUIRE_HOST": "1"}
+def run_suite(host: str, python: Path, host_dir: Path, paths: list[str],
+              extra_env: dict[str, str]) -> tuple[int, dict[str, int], float]:
+    env = {**os.environ, HOSTS[host][1]: str(host_dir), "PYTHONPATH": str(REPO), "ERSDE_REQUIRE_HOST": "1",
+           **extra_env}
     start = time.monotonic()
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
                          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -151,9 +156,9 @@ def main(argv: list[str]) -> int:
             continue
         table.append((host, "setup", 0, {}, time.monotonic() - start))
         log(f"{host}: setup took {time.monotonic() - start:.0f} s")
-        for paths in HOSTS[host][2]:
+        for paths, extra_env in HOSTS[host][2]:
             log(f"{host}: pytest {' '.join(paths)}")
-            rc, counts, took = run_suite(host, python, host_dir, paths)
+            rc, counts, took = run_suite(host, python, host_dir, paths, extra_env)
             table.append((host, " ".join(paths), rc, counts, took))
             failed = failed or rc != 0
             log(f"{host}: pytest {' '.join(paths)} exit {rc} in {took:.0f} s: {counts}")

@@ -1,4 +1,4 @@
-"""The WebUI extension against a real Forge / reForge checkout (WEBUI_DIR); skipped without one.
+"""The WebUI extension against a real Forge checkout (WEBUI_DIR); skipped without one.
 
     WEBUI_DIR=/path/to/stable-diffusion-webui-forge python -m pytest tests/webui
 
