@@ -6,8 +6,9 @@ For each host: copy the read-only snapshot to a scratch folder (hosts write into
 extensions/, models/), make a venv that sees the system's torch (--system-site-packages), pip-install
 the host's requirements file without the torch lines (and without lines that are not PyPI
 packages), then run the host's pytest suites, each in its own pytest process (hosts change global
-import state). Prints the time of every part and the pass counts per host; exits non-zero when
-any install or suite fails. Work folder: $ERSDE_CI_WORK, default .ci/work (git-ignored).
+import state). The installs run in parallel; the suites one at a time, each host's once its venv
+is ready. Prints the time of every part and the pass counts per host; exits non-zero when any
+install or suite fails. Work folder: $ERSDE_CI_WORK, default .ci/work (git-ignored).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +101,7 @@ def setup(host: str) -> tuple[Path, Path]:
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     requirements = WORK / f"requirements-{host}.txt"
     requirements.write_text("\n".join(pypi_requirements(host, SNAPSHOTS / host / requirements_name)) + "\n")
-    constraints = WORK / "constraints.txt"
+    constraints = WORK / f"constraints-{host}.txt"
     constraints.write_text(torch_constraint() + "\n")
     # pytest and the test extra from the system site-packages; the host's pins win inside the venv.
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -134,6 +136,12 @@ def run_suite(host: str, python: Path, host_dir: Path, paths: list[str],
     return run.returncode, counts, took
 
 
+def _timed_setup(host: str) -> tuple[Path, Path, float]:
+    start = time.monotonic()
+    host_dir, python = setup(host)
+    return host_dir, python, time.monotonic() - start
+
+
 def main(argv: list[str]) -> int:
     if not SNAPSHOTS.is_dir():
         log(f"no host snapshots at {SNAPSHOTS}: host suites skipped")
@@ -143,29 +151,34 @@ def main(argv: list[str]) -> int:
     if missing:
         log(f"snapshots missing for {', '.join(missing)}: those suites are not run")
     WORK.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     table, failed = [], False
-    for host in hosts:
-        start = time.monotonic()
-        log(f"{host}: copying the snapshot and installing its requirements")
-        try:
-            host_dir, python = setup(host)
-        except (subprocess.CalledProcessError, SystemExit) as error:
-            log(f"{host}: setup FAILED: {error}")
-            table.append((host, "setup", 1, {}, time.monotonic() - start))
-            failed = True
-            continue
-        table.append((host, "setup", 0, {}, time.monotonic() - start))
-        log(f"{host}: setup took {time.monotonic() - start:.0f} s")
-        for paths, extra_env in HOSTS[host][2]:
-            log(f"{host}: pytest {' '.join(paths)}")
-            rc, counts, took = run_suite(host, python, host_dir, paths, extra_env)
-            table.append((host, " ".join(paths), rc, counts, took))
-            failed = failed or rc != 0
-            log(f"{host}: pytest {' '.join(paths)} exit {rc} in {took:.0f} s: {counts}")
-    log("summary")
+    # The installs (mostly download and unpacking) run side by side and beside the suites; the
+    # suites run one at a time, each host's as soon as its venv is ready.
+    log(f"setting up {', '.join(hosts)}: scratch copies and venvs, installs in parallel")
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        setups = {host: pool.submit(_timed_setup, host) for host in hosts}
+        for host in hosts:
+            try:
+                host_dir, python, took = setups[host].result()
+            except (subprocess.CalledProcessError, SystemExit) as error:
+                log(f"{host}: setup FAILED: {error}")
+                table.append((host, "setup (parallel)", 1, {}, 0.0))
+                failed = True
+                continue
+            table.append((host, "setup (parallel)", 0, {}, took))
+            log(f"{host}: setup took {took:.0f} s")
+            for paths, extra_env in HOSTS[host][2]:
+                log(f"{host}: pytest {' '.join(paths)}")
+                rc, counts, took = run_suite(host, python, host_dir, paths, extra_env)
+                table.append((host, " ".join(paths), rc, counts, took))
+                failed = failed or rc != 0
+                log(f"{host}: pytest {' '.join(paths)} exit {rc} in {took:.0f} s: {counts}")
+    log("summary (setups overlap each other and the suites)")
     for host, part, rc, counts, took in table:
         what = ", ".join(f"{n} {k}" for k, n in counts.items()) or ("ok" if rc == 0 else "FAILED")
         log(f"  {host:8s} {part:18s} {took:6.0f} s  exit {rc}  {what}")
+    log(f"  host part wall time {time.monotonic() - started:.0f} s")
     return 1 if failed else 0
 
 
