@@ -6,7 +6,7 @@ Modules:
     sampling      the ComfyUI-aware sampler function, SAMPLER objects, the KSampler path
     registration  adds er_sde_solver_1/2/3 to ComfyUI's sampler lists and sampling module
     specs         the nodes' inputs (names, types, defaults, tooltips), shared by both node styles
-    nodes_v3      the nodes in ComfyUI's V3 schema (comfy_api.latest)
+    nodes_v3      the nodes in ComfyUI's V3 schema (comfy_api.v0_0_2, else comfy_api.latest)
     nodes_classic the same nodes as classic NODE_CLASS_MAPPINGS, for hosts without V3
     entry         what the repository's root __init__ exports to ComfyUI
 

@@ -43,6 +43,9 @@ SAMPLER_OPTIONS: dict[str, Any] = {"scheduler": "karras", "brownian_noise": True
 # Host processing parameters the sampler function accepts (the host passes p.s_noise / opts.s_noise).
 EXTRA_PARAMS: tuple[str, ...] = ("s_noise",)
 
+# model_sampling classes of flow models: ComfyUI-derived (reForge) and A1111's SD3 (modules/models/sd3).
+FLOW_CLASS_NAMES = ("CONST", "ModelSamplingDiscreteFlow")
+
 # A flow model's first sigma of 1 has alpha = 0 (lambda = sigma / alpha infinite): start just below.
 FLOW_SIGMA_CEILING = 1.0 - 1e-4
 
@@ -62,11 +65,12 @@ def is_flow_prediction(prediction_type: str | None = None, class_names: Iterable
     """Whether a model's noise parametrisation is rectified flow (x = (1 - sigma) x0 + sigma n).
 
     Forge's backend predictors say so with ``prediction_type == "const"``; ComfyUI-derived
-    model_sampling objects (reForge's ldm_patched) have ``CONST`` among their classes.
+    model_sampling objects (reForge's ldm_patched) have ``CONST`` among their classes; A1111's
+    SD3 model samples with its own ``ModelSamplingDiscreteFlow``.
     """
     if isinstance(prediction_type, str) and prediction_type.lower() == "const":
         return True
-    return any(name == "CONST" for name in class_names)
+    return any(name in FLOW_CLASS_NAMES for name in class_names)
 
 
 def flow_schedule(sigmas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,7 +90,8 @@ def describe_model(model: Any) -> tuple[str | None, list[str]]:
 
     Walks attributes only (no host import): Forge ``model.inner_model.predictor``
     (ForgeScheduleLinker), reForge / A1111-with-Forge-backend
-    ``model.inner_model.inner_model.forge_objects.unet.model.{predictor,model_sampling}``.
+    ``model.inner_model.inner_model.forge_objects.unet.model.{predictor,model_sampling}``,
+    A1111's SD3 ``model.inner_model.inner_model.model.model_sampling``.
     """
     candidates = []
     wrap = getattr(model, "inner_model", None)
@@ -96,6 +101,7 @@ def describe_model(model: Any) -> tuple[str | None, list[str]]:
     inner = getattr(unet, "model", None)
     candidates.append(getattr(inner, "predictor", None))
     candidates.append(getattr(inner, "model_sampling", None))
+    candidates.append(getattr(getattr(sd_model, "model", None), "model_sampling", None))
     for obj in candidates:
         if obj is None:
             continue

@@ -34,6 +34,8 @@ def host(tmp_path_factory):
     """ComfyUI's modules with the built-in nodes and this pack loaded."""
     comfy_dir = os.environ.get("COMFYUI_DIR")
     if not comfy_dir:
+        if os.environ.get("ERSDE_REQUIRE_HOST"):  # CI: a missing host is a failure, not a skip
+            pytest.fail("ERSDE_REQUIRE_HOST is set but COMFYUI_DIR is not")
         pytest.skip(SKIP_REASON)
     comfy_dir = str(Path(comfy_dir).resolve())
     if not Path(comfy_dir, "nodes.py").is_file():

@@ -33,7 +33,7 @@ def check(name):
 WEBUI = os.path.abspath(os.environ["WEBUI_DIR"])
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(EXTENSION_ROOT, "scripts", "er_sde_samplers.py")
-LABELS = ["ER-SDE-Solver 1", "ER-SDE-Solver 2", "ER-SDE-Solver 3"]
+LABELS = json.loads(os.environ.get("ERSDE_WEBUI_LABELS", '["ER-SDE-Solver 1", "ER-SDE-Solver 2", "ER-SDE-Solver 3"]'))
 STATE: dict = {}
 
 

@@ -99,6 +99,16 @@ def test_describe_model_reads_forge_and_reforge_layouts(glue):
     assert glue.describe_model(lambda x, s: x) == (None, [])
 
 
+def test_describe_model_detects_a1111_sd3_as_flow_and_sd1_as_not(glue):
+    class ModelSamplingDiscreteFlow: pass  # A1111 modules/models/sd3/sd3_impls.py, no CONST base
+    sd3 = types.SimpleNamespace(model=types.SimpleNamespace(model_sampling=ModelSamplingDiscreteFlow()))
+    cfg_denoiser = types.SimpleNamespace(inner_model=types.SimpleNamespace(inner_model=sd3))
+    assert glue.is_flow_prediction(*glue.describe_model(cfg_denoiser))
+    sd1 = types.SimpleNamespace(model=types.SimpleNamespace(diffusion_model=object()))  # LatentDiffusion.model
+    assert not glue.is_flow_prediction(*glue.describe_model(
+        types.SimpleNamespace(inner_model=types.SimpleNamespace(inner_model=sd1))))
+
+
 class Denoiser:
     """x0 = x / (1 + sigma^2) (a Gaussian prior's denoiser), with the WebUI-like attribute chain."""
 

@@ -1,4 +1,4 @@
-"""The WebUI extension against a real Forge / reForge checkout (WEBUI_DIR); skipped without one.
+"""The WebUI extension against a real Forge checkout (WEBUI_DIR); skipped without one.
 
     WEBUI_DIR=/path/to/stable-diffusion-webui-forge python -m pytest tests/webui
 
@@ -15,19 +15,18 @@ from pathlib import Path
 
 import pytest
 
-LABELS = ["ER-SDE-Solver 1", "ER-SDE-Solver 2", "ER-SDE-Solver 3"]
+from webui_hosts import GLUE, LABELS, SPECS, require_host
+
 PROBE = Path(__file__).with_name("host_probe.py")
 WEBUI_DIR = os.environ.get("WEBUI_DIR")
 
-pytestmark = pytest.mark.skipif(
-    not WEBUI_DIR or not (Path(WEBUI_DIR) / "modules" / "sd_samplers.py").is_file(),
-    reason="WEBUI_DIR does not point at an A1111-family WebUI checkout (set it to run the host tests)",
-)
+pytestmark = require_host(WEBUI_DIR)
 
 
 @pytest.fixture(scope="module")
 def probe() -> dict:
-    run = subprocess.run([sys.executable, str(PROBE)], env={**os.environ, "WEBUI_DIR": WEBUI_DIR},
+    run = subprocess.run([sys.executable, str(PROBE)],
+                         env={**os.environ, "WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(LABELS)},
                          capture_output=True, text=True, timeout=600)
     for line in reversed(run.stdout.splitlines()):
         if line.startswith("ERSDE_PROBE_RESULT "):
@@ -54,7 +53,7 @@ def test_loading_script_twice_adds_nothing(probe):
     assert result(probe, "script_loaded_twice") == []
     lists = result(probe, "sampler_lists")
     assert lists["after_second"] == lists["after_first"]
-    assert len(lists["after_first"]) == lists["builtin_count"] + 3
+    assert len(lists["after_first"]) == lists["builtin_count"] + len(LABELS)
 
 
 def test_host_sampler_list_contains_each_label_once(probe):
@@ -67,8 +66,9 @@ def test_host_sampler_list_contains_each_label_once(probe):
 
 def test_host_resolves_aliases_and_infotext_names(probe):
     lists = result(probe, "sampler_lists")
-    for order, label in enumerate(LABELS, start=1):
-        assert lists["samplers_map"][f"er_sde_solver_{order}"] == label
+    for label in LABELS:
+        for alias in SPECS[label].aliases:
+            assert lists["samplers_map"][alias] == label
         assert lists["samplers_map"][label.lower()] == label
     assert lists["infotext"] == LABELS
 
@@ -76,14 +76,14 @@ def test_host_resolves_aliases_and_infotext_names(probe):
 def test_entries_carry_karras_brownian_and_ensd_options(probe):
     options = result(probe, "sampler_lists")["options"]
     for label in LABELS:
-        assert options[label] == {"scheduler": "karras", "brownian_noise": True, "uses_ensd": True}
+        assert options[label] == GLUE.SAMPLER_OPTIONS
 
 
 @pytest.mark.parametrize("label", LABELS)
 def test_sampler_runs_through_host_kdiffusion_sampler_on_tiny_model(probe, label):
     run = result(probe, "samples_through_kdiffusion_sampler")[label]
     assert run["kdiffusion_sampler"], run["sampler_class"]
-    assert run["func"] == f"sample_er_sde_solver_{label[-1]}"
+    assert run["func"] == SPECS[label].funcname
     assert run["finite"] and run["shape"] == [1, 4, 2, 2]
     assert run["model_calls"] == 6  # one model call a step
     assert run["schedule_type"] == "Karras"  # "Automatic" resolved to the entry's scheduler

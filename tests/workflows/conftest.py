@@ -58,6 +58,8 @@ def host(tmp_path_factory):
     """ComfyUI with its built-in nodes and this pack loaded (tests/comfyui/conftest.py's host)."""
     comfyui = _comfyui_conftest()
     if not os.environ.get("COMFYUI_DIR"):
+        if os.environ.get("ERSDE_REQUIRE_HOST"):  # CI: a missing host is a failure, not a skip
+            pytest.fail("ERSDE_REQUIRE_HOST is set but COMFYUI_DIR is not")
         pytest.skip(comfyui.SKIP_REASON)
     loaded = _already_loaded_host()
     if loaded is not None:

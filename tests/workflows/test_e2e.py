@@ -54,6 +54,8 @@ def test_sd15_workflow_runs_on_a_started_comfyui_server_and_writes_an_image(requ
         pytest.skip("end-to-end run is opt-in: pytest -m e2e, or ERSDE_E2E=1")
     comfy_dir = os.environ.get("COMFYUI_DIR")
     if not comfy_dir:
+        if os.environ.get("ERSDE_REQUIRE_HOST"):
+            pytest.fail("ERSDE_REQUIRE_HOST is set but COMFYUI_DIR is not")
         pytest.skip("COMFYUI_DIR is not set: the end-to-end test needs a ComfyUI checkout")
     started = time.time()
     prompt = json.loads(WORKFLOW.read_text())

@@ -1,0 +1,48 @@
+"""What the WebUI host tests share: the labels under test, the host's flavour, the skip rule.
+
+LABELS are every entry the extension registers (scripts/ersde_webui/glue.py SAMPLERS), so a new
+sampler entry is covered by the host tests without editing them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _glue():
+    spec = importlib.util.spec_from_file_location("ersde_test_webui_hosts_glue", ROOT / "scripts" / "ersde_webui" / "glue.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GLUE = _glue()
+LABELS: list[str] = list(GLUE.LABELS)
+SPECS = {spec.label: spec for spec in GLUE.SAMPLERS}
+
+
+def flavor(webui_dir: str | None) -> str | None:
+    """'forge', 'reforge' or 'a1111' for an A1111-family checkout, None for anything else."""
+    if not webui_dir or not (Path(webui_dir) / "modules" / "sd_samplers.py").is_file():
+        return None
+    root = Path(webui_dir)
+    if (root / "backend").is_dir() and (root / "modules_forge").is_dir():
+        return "forge"
+    if (root / "ldm_patched").is_dir():
+        return "reforge"
+    return "a1111"
+
+
+def require_host(webui_dir: str | None):
+    """Skip without a WebUI checkout; fail instead under ERSDE_REQUIRE_HOST (CI)."""
+    if flavor(webui_dir) is None and os.environ.get("ERSDE_REQUIRE_HOST"):
+        pytest.fail(f"ERSDE_REQUIRE_HOST is set but WEBUI_DIR={webui_dir!r} is no A1111-family checkout",
+                    pytrace=False)
+    return pytest.mark.skipif(flavor(webui_dir) is None,
+                              reason="WEBUI_DIR does not point at an A1111-family WebUI checkout "
+                                     "(set it to a scratch copy to run the host tests)")
