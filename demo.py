@@ -3,7 +3,7 @@
     python demo.py [--nfe 10 20] [--samples 10] [--seed 0] [--out er_sde_demo.png]
     python demo.py --mixture [--nfe 10]     # the 2-D Gaussian mixture with its exact denoiser
 
-The model is the EDM-preconditioned digits denoiser committed in bench/weights/digits.pt
+The model is the EDM-preconditioned digits denoiser committed in bench/models/weights/digits.pt
 (trained by `python -m bench.train_digits` on scikit-learn's digits). Every sampler starts
 from the same noise with the same per-sample seeds, on the EDM schedule (sigma 80 -> 0.002
 -> 0); NFE = model calls. The two peers, Euler ancestral (stochastic) and DPM-Solver++(2M)
