@@ -11,7 +11,7 @@ from .sampling import ksampler_er_sde, make_sampler
 
 _INPUT_TYPES = {
     "MODEL": io.Model, "CONDITIONING": io.Conditioning, "LATENT": io.Latent,
-    "INT": io.Int, "FLOAT": io.Float, "STRING": io.String, "COMBO": io.Combo,
+    "INT": io.Int, "FLOAT": io.Float, "STRING": io.String, "BOOLEAN": io.Boolean, "COMBO": io.Combo,
 }
 
 
@@ -23,6 +23,8 @@ def _v3_input(spec: specs.InputSpec) -> Any:
         return kind.Input(spec.name, options=list(spec.options), default=spec.default, tooltip=spec.tooltip)
     if spec.kind == "STRING":
         return kind.Input(spec.name, default=spec.default, multiline=False, tooltip=spec.tooltip)
+    if spec.kind == "BOOLEAN":
+        return kind.Input(spec.name, default=spec.default, tooltip=spec.tooltip, optional=spec.optional)
     return kind.Input(spec.name, default=spec.default, min=spec.min, max=spec.max, step=spec.step,
                       tooltip=spec.tooltip, **spec.extra)
 
