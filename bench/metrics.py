@@ -63,3 +63,14 @@ def mean_spread(values) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def class_accuracy(logits, labels) -> float:
+    """Share of samples a classifier puts in the class they were asked for."""
+    import torch
+    return float((torch.as_tensor(logits).argmax(1) == torch.as_tensor(labels)).double().mean())
+
+
+def frechet_stats(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """frechet_distance between two (mean, covariance) pairs."""
+    return frechet_distance(a[0], a[1], b[0], b[1])

@@ -1,22 +1,34 @@
-"""Quality benchmark: samplers at equal NFE on an exact Gaussian mixture and on a learned digits model.
+"""Quality benchmark: every sampler at equal NFE, grouped by the SDE it solves, two scores a cell.
 
-    python -m bench.quality [--quick] [--parts mixture,digits,consistency] [--out DIR]
+    python -m bench.quality [--quick] [--benchmarks mixture,digits,...] [--seeds K] [--n N] [--out DIR]
 
-1. Exact mixture: 16-D mixture of 8 isotropic Gaussians (means ~ N(0, I) from seed 1234,
-   std 0.3) whose noised denoiser is exact, so only discretisation error is left. Scores:
-   Frechet distance of the samples' mean and covariance to the mixture's exact ones, and a
-   sliced Wasserstein distance (256 fixed directions) to 100k exact samples.
-2. Learned model: the EDM-preconditioned digits denoiser of bench/weights/digits.pt;
-   "digits FID" = Frechet distance between the 64 penultimate features of the digits
-   classifier on the samples (clamped to [-1, 1]) and on the 1797 real digits.
-3. Step-count consistency: the same seed at 20 and 40 steps, mean L2 distance per sample
-   (digits model), per-item Gaussian noise vs Brownian-tree noise.
+Models (bench/models, one registry entry each): the exact 16-D Gaussian mixture, the
+unconditional EDM digits model, a class-conditional EDM digits model with classifier-free
+guidance at scales 1, 3 and 6, and a class-conditional rectified-flow digits model (alpha =
+1 - sigma, SD3's shifted schedule) at scales 1 and 3. Samplers (bench/samplers.PEERS and the
+project's solver at every group's noise scale), groups: ODE, reverse SDE, the paper's noise
+scale, SA-Solver's interval SDE.
 
-Protocol (fixed before any result was looked at; one harness bug fixed afterwards, see
-START_OFFSET): EDM schedule rho 7, sigma 0.002..80 then
-0; NFE 10, 20, 30, 50; the same starting noise for every sampler of a seed; every sampler
-run in the same process, interleaved (seed, NFE, then all samplers in a rotating order);
-mean +- sample standard deviation over seeds. Writes quality.md, quality.json and PNG plots.
+Protocol (fixed before any result of it was looked at):
+- schedule: EDM (rho 7, sigma 0.002..80, then 0) for the EDM models, SD3's shifted flow
+  schedule (shift 3, first sigma 0.9995, then 0) for the flow model;
+- equal NFE counted by model calls (one guided evaluation = one call): NFE 10, 20, 50; a
+  sampler gets the most steps whose calls do not exceed the NFE (listed in the tables);
+- every sampler of a seed starts from the same noise; seeds are far apart; the samplers run
+  interleaved in one process (seed, NFE, then all samplers in a rotating order);
+- score 1, distance to the converged distribution of the same SDE: the Frechet distance
+  between the cell's features and those of the group's reference sampler at 400 NFE from
+  independent seeds (set A). Its floor is the distance of a second independent reference
+  set (B) to A; a second solver of the same SDE at 400 NFE (set B's seeds) checks that the
+  reference has converged;
+- score 2, FID to data: the Frechet distance of the features to the data's (the exact moments
+  for the mixture). Its floor is the distance of the same number of independent data points
+  (exact mixture samples; a bootstrap resample of the 1797 real digits);
+- features: raw coordinates (mixture); the digit classifier's 64 penultimate features
+  (digits); class-conditional models are also scored by the classifier's accuracy on the
+  requested class (every class equally often);
+- mean +- sample standard deviation over seeds; the floors likewise.
+Writes quality.md, quality.json and one plot per model plus quality.png (distances).
 """
 from __future__ import annotations
 
@@ -29,32 +41,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from k_diffusion_ext import brownian_noise_sampler, sample_er_sde, schedule_range
-from k_diffusion_ext.analytic import mixture_denoiser, sample_mixture
-
 from .common import header, markdown_table, out_dir
-from .metrics import SlicedW, frechet_distance, gaussian_stats, mean_spread
-from .samplers import SIGMA_MAX, CountingModel, Sampler, all_samplers, edm_sigmas
+from .metrics import frechet_stats, gaussian_stats, mean_spread
+from .models import BENCHMARKS, Problem
+from .samplers import (GROUP_TITLES, GROUPS, REFERENCE_CHECK, REFERENCE_SAMPLER, CountingModel, Sampler,
+                       all_samplers, sigmas_for, steps_for)
 
-NFES = (10, 20, 30, 50)
+NFES = (10, 20, 50)
+REFERENCE_NFE = 400
 # The starting noise comes from seed + START_OFFSET, the samplers' noise from seed: a generator
-# seeded like the starting noise would make the first injected noise equal to it (ComfyUI's
-# er_sde on CPU, and per-item noise for item 0, do exactly that when given the same seed).
+# seeded like the starting noise would make the first injected noise equal to it.
 START_OFFSET = 1_000_003
-# Seeds far apart: per-item noise streams are keyed by seed + sample index, so seeds 0, 1, 2
-# would share all but one of their streams and their spread would understate the real one.
+# Seeds far apart: per-item noise streams are keyed by seed + sample index.
 SEED_STRIDE = 10_000_019
-MIXTURE = {"dim": 16, "components": 8, "std": 0.3, "seed": 1234}
-
-
-def mixture_problem():
-    g = torch.Generator().manual_seed(MIXTURE["seed"])
-    means = torch.randn(MIXTURE["components"], MIXTURE["dim"], generator=g, dtype=torch.float64)
-    std = MIXTURE["std"]
-    mu = means.mean(0)
-    centered = means - mu
-    cov = std * std * torch.eye(MIXTURE["dim"], dtype=torch.float64) + centered.T @ centered / means.shape[0]
-    return means, std, mu.numpy(), cov.numpy()
+REFERENCE_SEEDS = (900_000_011, 910_000_031)  # sets A and B, apart from every cell's seed
+FULL = {"n": 1000, "seeds": 3, "mixture_n": 2000, "ref_nfe": REFERENCE_NFE}
+QUICK = {"n": 300, "seeds": 2, "mixture_n": 1000, "ref_nfe": 200}
 
 
 def rotate(items: list, k: int) -> list:
@@ -66,221 +68,281 @@ def fmt(mean: float, spread: float) -> str:
     return f"{mean:.3g} ± {spread:.2g}"
 
 
-def run_grid(samplers: list[Sampler], model, score, seeds: list[int], nfes, make_noise, dtype, log) -> dict:
-    """scores[name][nfe] = list over seeds of score dicts; also the model calls each run made."""
-    results: dict = {s.name: {n: [] for n in nfes} for s in samplers}
-    calls: dict = {s.name: {} for s in samplers}
-    seconds: dict = {s.name: 0.0 for s in samplers}
+def start_noise(problem: Problem, n: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, problem.dim, generator=torch.Generator().manual_seed(seed + START_OFFSET), dtype=problem.dtype)
+
+
+def sample(problem: Problem, sampler: Sampler, nfe: int, n: int, seed: int) -> tuple[torch.Tensor, int]:
+    steps = steps_for(sampler, nfe, problem.space)
+    sigmas = sigmas_for(problem.space, steps, problem.dtype)
+    counted = CountingModel(problem.model)
+    out = sampler.run(counted, start_noise(problem, n, seed) * sigmas[0], sigmas, seed, problem.space)
+    return out, counted.calls
+
+
+def measure(problem: Problem, out: torch.Tensor) -> dict:
+    stats = gaussian_stats(problem.features(out))
+    score = {"stats": stats, "fid": frechet_stats(stats, problem.data_stats)}
+    if problem.accuracy is not None:
+        score["acc"] = problem.accuracy(out)
+    return score
+
+
+def by_name(samplers: list[Sampler], name: str) -> Sampler | None:
+    return next((s for s in samplers if s.name == name), None)
+
+
+def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list[int], log,
+                  ref_nfe: int = REFERENCE_NFE) -> dict:
+    samplers = [s for s in samplers if problem.space in s.spaces]
+    groups = [g for g in GROUPS if any(s.group == g for s in samplers)]
+    refs: dict = {}
+    for g in groups:
+        # the reference is a peer where one exists (a sampler other than ours), else ours
+        ref = by_name(samplers, REFERENCE_SAMPLER[g]) or by_name(samplers, REFERENCE_CHECK[g])
+        check = by_name(samplers, REFERENCE_CHECK[g])
+        if ref is None:
+            continue
+        a = measure(problem, sample(problem, ref, ref_nfe, n, REFERENCE_SEEDS[0])[0])
+        b = measure(problem, sample(problem, ref, ref_nfe, n, REFERENCE_SEEDS[1])[0])
+        entry = {"sampler": ref.name, "stats": a["stats"], "floor": frechet_stats(b["stats"], a["stats"]),
+                 "fid": [a["fid"], b["fid"]], "acc": [a.get("acc"), b.get("acc")]}
+        if check is not None and check is not ref:
+            c = measure(problem, sample(problem, check, ref_nfe, n, REFERENCE_SEEDS[1])[0])
+            entry.update(check=check.name, check_distance=frechet_stats(c["stats"], a["stats"]), check_fid=c["fid"],
+                         check_acc=c.get("acc"))
+        refs[g] = entry
+        log(f"  {problem.name}: reference {g} ({ref.name}) floor {entry['floor']:.3g}"
+            + (f", {entry['check']} {entry['check_distance']:.3g}" if "check" in entry else ""))
+    cells = {s.name: {nfe: [] for nfe in NFES} for s in samplers}
+    calls = {s.name: {} for s in samplers}
     turn = 0
     for seed in seeds:
-        noise = make_noise(seed)
-        for nfe in nfes:
+        for nfe in NFES:
             for s in rotate(samplers, turn):
                 turn += 1
-                counted = CountingModel(model)
-                sigmas = edm_sigmas(s.steps_for(nfe), dtype)
-                started = time.perf_counter()
-                out = s.run(counted, noise * sigmas[0], sigmas, seed)
-                seconds[s.name] += time.perf_counter() - started
-                calls[s.name][nfe] = counted.calls
-                results[s.name][nfe].append(score(out))
-            log(f"  seed {seed} NFE {nfe} done")
-    return {"scores": results, "calls": calls, "seconds": seconds}
+                out, used = sample(problem, s, nfe, n, seed)
+                calls[s.name][nfe] = used
+                score = measure(problem, out)
+                cell = {"fid": score["fid"]}
+                if s.group in refs:
+                    cell["dist"] = frechet_stats(score["stats"], refs[s.group]["stats"])
+                if "acc" in score:
+                    cell["acc"] = score["acc"]
+                cells[s.name][nfe].append(cell)
+            log(f"  {problem.name}: seed {seed} NFE {nfe} done")
+    data_floor = []
+    if problem.data_floor is not None:
+        for k in range(len(seeds)):
+            data_floor.append(frechet_stats(gaussian_stats(problem.data_floor(n, 77_000 + k)), problem.data_stats))
+    for entry in refs.values():
+        entry.pop("stats")
+    return {"title": problem.title, "space": problem.space, "ref_nfe": ref_nfe, "n": n, "seeds": seeds, "data_label": problem.data_label,
+            "groups": groups, "samplers": {s.name: {"group": s.group, "ours": s.ours, "noise": s.noise} for s in samplers},
+            "references": refs, "cells": cells, "calls": calls,
+            "data_floor": mean_spread(data_floor) if data_floor else None}
 
 
-def summarize(grid: dict, metric: str, nfes) -> dict:
-    return {name: {n: mean_spread([d[metric] for d in by_nfe[n]]) for n in nfes}
-            for name, by_nfe in grid["scores"].items()}
+def summary(res: dict, name: str, nfe, key: str) -> tuple[float, float] | None:
+    values = [c[key] for c in res["cells"][name][nfe] if key in c]
+    return mean_spread(values) if values else None
 
 
-def table_for(grid: dict, metric: str, nfes, samplers: list[Sampler]) -> str:
-    summary = summarize(grid, metric, nfes)
-    head = ["sampler", "noise"] + [f"NFE {n}" for n in nfes] + ["model calls"]
+NEAR_FLOOR = 1.5  # a best mean below 1.5x the floor is reported as "at the floor": no winner
+
+
+def closest(res: dict, names: list[str], nfe: int, floor: float) -> str:
+    scored = sorted((v, n) for n in names if (v := summary(res, n, nfe, "dist")) is not None)
+    if not scored:
+        return ""
+    (best_mean, best_std), best = scored[0]
+    tied = [n for (m, sd), n in scored[1:] if m - sd <= best_mean + best_std]
+    text = best + (f" (tied: {', '.join(tied)})" if tied else "")
+    if best_mean < NEAR_FLOOR * floor:
+        text += f" [at the floor {floor:.3g}]"
+    return text
+
+
+def summary_table(results: dict) -> str:
+    """Per model and group: ours (order 3 at the group's noise scale) against the best peer."""
+    ours_in = {"ode": "ER-SDE-3 (ode)", "reverse_sde": "ER-SDE-3 (reverse_sde)", "paper": "ER-SDE-3"}
     rows = []
-    for s in samplers:
-        calls = "/".join(str(grid["calls"][s.name][n]) for n in nfes)
-        rows.append([s.name, s.noise] + [fmt(*summary[s.name][n]) for n in nfes] + [calls])
-    return markdown_table(head, rows)
+    for b, res in results.items():
+        for g in res["groups"]:
+            if g not in ours_in or ours_in[g] not in res["samplers"]:
+                continue
+            peers = [n for n, s in res["samplers"].items() if s["group"] == g and not s["ours"]]
+            floor = res["references"].get(g, {}).get("floor")
+            row = [b, g, f"{floor:.3g}" if floor is not None else "-"]
+            for nfe in NFES:
+                mine = summary(res, ours_in[g], nfe, "dist")
+                scored = sorted((v[0], n) for n in peers if (v := summary(res, n, nfe, "dist")) is not None)
+                if mine is None or not scored:
+                    row.append("-")
+                    continue
+                row.append(f"{mine[0]:.3g} / {scored[0][0]:.3g} {scored[0][1]}")
+            rows.append(row)
+    head = ["model", "group", "floor"] + [f"NFE {n}: ours / best peer" for n in NFES]
+    return ("## Summary: distance to the converged result, ER-SDE-3 at the group's noise scale against the best "
+            "peer of the group (mean over seeds)\n\n" + markdown_table(head, rows))
 
 
-def ranking_line(grid: dict, metric: str, nfes) -> str:
-    summary = summarize(grid, metric, nfes)
-    lines = []
-    for n in nfes:
-        order = sorted(summary, key=lambda name: summary[name][n][0])
-        lines.append(f"- NFE {n}: " + " < ".join(order[:6]) + " < ...")
-    return "\n".join(lines) + "\n"
+def converged_table(results: dict) -> str:
+    """What every SDE converges to (its 400-NFE reference, two sets): FID to data (and accuracy)."""
+    rows = []
+    for b, res in results.items():
+        row = [b, fmt(*res["data_floor"]) if res["data_floor"] else "-"]
+        for g in GROUPS:
+            ref = res["references"].get(g)
+            if ref is None:
+                row.append("-")
+                continue
+            cell = f"{np.mean(ref['fid']):.3g}"
+            if ref["acc"][0] is not None:
+                cell += f" (acc {np.mean(ref['acc']):.3f})"
+            row.append(cell)
+        rows.append(row)
+    return ("## Converged: FID to data of each SDE's reference (mean of its two sets), by model\n\n"
+            + markdown_table(["model", "data floor"] + list(GROUPS), rows))
 
 
-def plot(grids: list[tuple[str, dict, str]], samplers: list[Sampler], path: Path, title: str) -> None:
+def report(res: dict) -> str:
+    lines = [f"## {res['title']}\n",
+             f"{res['n']} samples per seed, seeds {res['seeds']}; mean ± std over seeds. FID to data: against "
+             f"{res['data_label']}; floor (independent data of the same size): "
+             + (fmt(*res["data_floor"]) if res["data_floor"] else "n/a") + ".\n"]
+    has_acc = any("acc" in c for v in res["cells"].values() for cells in v.values() for c in cells)
+    for g in res["groups"]:
+        ref = res["references"].get(g)
+        names = [n for n, s in res["samplers"].items() if s["group"] == g]
+        lines.append(f"### {GROUP_TITLES[g]}\n")
+        if ref:
+            conv = f"converged FID to data {np.mean(ref['fid']):.3g}"
+            if ref["acc"][0] is not None:
+                conv += f", accuracy {np.mean(ref['acc']):.3f}"
+            check = (f"; {ref['check']} at {res['ref_nfe']} NFE lies {ref['check_distance']:.3g} from it "
+                     f"(FID to data {ref['check_fid']:.3g})") if "check" in ref else ""
+            lines.append(f"Reference: {ref['sampler']} at {res['ref_nfe']} NFE ({conv}). Floor (a second "
+                         f"independent reference set): **{ref['floor']:.3g}**{check}.\n")
+        head = ["sampler"] + [f"dist {n}" for n in NFES] + [f"FID {n}" for n in NFES]
+        if has_acc:
+            head += [f"acc {n}" for n in NFES]
+        head.append("calls")
+        rows = []
+        for name in names:
+            row = [("**" + name + "**") if res["samplers"][name]["ours"] else name]
+            for key in ("dist", "fid") + (("acc",) if has_acc else ()):
+                for nfe in NFES:
+                    s = summary(res, name, nfe, key)
+                    row.append("-" if s is None else (f"{s[0]:.3f} ± {s[1]:.3f}" if key == "acc" else fmt(*s)))
+            row.append("/".join(str(res["calls"][name][n]) for n in NFES))
+            rows.append(row)
+        lines.append(markdown_table(head, rows))
+        verdicts = [closest(res, names, nfe, ref["floor"] if ref else 0.0) for nfe in NFES]
+        if any(verdicts):
+            lines.append("Closest to the converged result (ties: spreads overlap the best's): "
+                         + "; ".join(f"NFE {nfe}: {v}" for nfe, v in zip(NFES, verdicts) if v) + ".\n")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path_dir: Path, title: str) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"ER-SDE-1": "tab:blue", "ER-SDE-2": "tab:orange", "ER-SDE-3": "tab:red", "ER-SDE-3 ref": "tab:purple",
-              "Euler-a": "tab:gray", "DPM++SDE": "tab:olive", "DPM++2M-SDE": "tab:green", "DPM++3M-SDE": "tab:cyan",
-              "DPM++2M ODE": "black", "Heun ODE": "tab:brown", "er_sde": "tab:pink"}
-
-    def color(name: str) -> str:
-        for key in sorted(colors, key=len, reverse=True):
-            if name.startswith(key):
-                return colors[key]
-        return "tab:gray"
-
-    fig, axes = plt.subplots(1, len(grids), figsize=(6.5 * len(grids), 5.2), squeeze=False)
-    for ax, (metric, grid, label) in zip(axes[0], grids):
-        nfes = sorted(next(iter(grid["scores"].values())))
-        summary = summarize(grid, metric, nfes)
-        for s in samplers:
-            m = np.array([summary[s.name][n][0] for n in nfes])
-            e = np.array([summary[s.name][n][1] for n in nfes])
-            ax.errorbar(nfes, m, yerr=e, label=s.name, color=color(s.name), linestyle=s.style,
-                        marker="o", markersize=3, capsize=2, linewidth=1.3)
-        if "floor" in grid:
-            ax.axhline(grid["floor"][metric][0], color="k", linewidth=0.8, linestyle=(0, (1, 3)),
-                       label=grid.get("floor_label", "floor"))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(nfes)
-        ax.set_xticklabels([str(n) for n in nfes])
-        ax.set_xlabel("NFE (model calls)")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper right", ncol=1)
+    paths = []
+    names_all = sorted({n for r in results.values() for n in r["samplers"]})
+    cmap = plt.get_cmap("tab20")
+    color = {n: cmap(i % 20) for i, n in enumerate(names_all)}
+    bench_names = list(results)
+    fig, axes = plt.subplots(len(bench_names), len(GROUPS), figsize=(4.2 * len(GROUPS), 3.2 * len(bench_names)),
+                             squeeze=False)
+    for row, b in enumerate(bench_names):
+        res = results[b]
+        for col, g in enumerate(GROUPS):
+            ax = axes[row][col]
+            if g not in res["groups"]:
+                ax.axis("off")
+                continue
+            for name, s in res["samplers"].items():
+                if s["group"] != g:
+                    continue
+                m = [summary(res, name, nfe, "dist") for nfe in NFES]
+                if any(v is None for v in m):
+                    continue
+                ax.errorbar(NFES, [v[0] for v in m], yerr=[v[1] for v in m], label=name, color=color[name],
+                            linestyle="-" if s["ours"] else "--", linewidth=2.0 if s["ours"] else 1.2,
+                            marker="o", markersize=3, capsize=2)
+            ref = res["references"].get(g)
+            if ref:
+                ax.axhline(max(ref["floor"], 1e-6), color="k", linewidth=0.8, linestyle=":", label="floor")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xticks(NFES)
+            ax.set_xticklabels([str(n) for n in NFES])
+            ax.set_title(f"{b}: {g}", fontsize=9)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=6)
+            if col == 0:
+                ax.set_ylabel("distance to converged SDE")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    path = path_dir / "quality.png"
+    fig.savefig(path, dpi=90)
     plt.close(fig)
+    paths.append(path)
+    return paths
 
 
-def part_mixture(samplers, args, log) -> tuple[str, dict, list]:
-    means, std, mu, cov = mixture_problem()
-    model = mixture_denoiser(means, std)
-    n, seeds = (1000, [0, SEED_STRIDE]) if args.quick else (5000, [k * SEED_STRIDE for k in range(4)])
-    reference = sample_mixture(means, std, 20000 if args.quick else 100000, torch.Generator().manual_seed(999)).numpy()
-    sw = SlicedW(reference)
-
-    def score(out: torch.Tensor) -> dict:
-        x = out.double().numpy()
-        m, c = gaussian_stats(x)
-        return {"frechet": frechet_distance(m, c, mu, cov), "sliced_w": sw(x)}
-
-    floor = [score(sample_mixture(means, std, n, torch.Generator().manual_seed(10_000 + s))) for s in seeds]
-    grid = run_grid(samplers, model, score, seeds, NFES,
-                    lambda seed: torch.randn(n, MIXTURE["dim"], generator=torch.Generator().manual_seed(seed + START_OFFSET),
-                                             dtype=torch.float64), torch.float64, log)
-    grid["floor"] = {k: mean_spread([f[k] for f in floor]) for k in ("frechet", "sliced_w")}
-    grid["floor_label"] = "exact samples (noise floor)"
-    text = (f"## 1. Exact Gaussian mixture ({MIXTURE['dim']}-D, {MIXTURE['components']} components, std {std}, "
-            f"float64)\n\n{n} samples per seed, seeds {seeds}; mean ± std over seeds.\n"
-            f"Noise floor (exact samples of the same size): Frechet {fmt(*grid['floor']['frechet'])}, "
-            f"sliced W {fmt(*grid['floor']['sliced_w'])}.\n\n"
-            f"### Frechet distance to the exact mean and covariance (lower is better)\n\n"
-            + table_for(grid, "frechet", NFES, samplers)
-            + "\nBest six per NFE (by mean):\n" + ranking_line(grid, "frechet", NFES)
-            + "\n### Sliced Wasserstein distance to exact samples (lower is better)\n\n"
-            + table_for(grid, "sliced_w", NFES, samplers)
-            + "\nBest six per NFE (by mean):\n" + ranking_line(grid, "sliced_w", NFES))
-    return text, grid, [("frechet", grid, "mixture: Frechet distance to exact moments"),
-                        ("sliced_w", grid, "mixture: sliced Wasserstein distance")]
-
-
-def part_digits(samplers, args, log) -> tuple[str, dict, list]:
-    from .digits_model import as_sampler_model, load_digits_data, load_models
-    denoiser, classifier = load_models()
-    model = as_sampler_model(denoiser)
-    real = load_digits_data()
-    with torch.no_grad():
-        ref_mu, ref_cov = gaussian_stats(classifier.features(real).double().numpy())
-    n, seeds = (500, [0]) if args.quick else (3000, [k * SEED_STRIDE for k in range(5)])
-
-    def score(out: torch.Tensor) -> dict:
-        with torch.no_grad():
-            f = classifier.features(out.float().clamp(-1, 1)).double().numpy()
-        m, c = gaussian_stats(f)
-        return {"fid": frechet_distance(m, c, ref_mu, ref_cov)}
-
-    def make_noise(seed: int) -> torch.Tensor:
-        return torch.randn(n, real.shape[1], generator=torch.Generator().manual_seed(seed + START_OFFSET))
-
-    grid = run_grid(samplers, model, score, seeds, NFES, make_noise, torch.float32, log)
-    # floors: what a converged sampler reaches with this model, and the real data's own sampling noise
-    converged_nfe = 100 if args.quick else 200
-    conv = {}
-    for s in samplers:
-        if s.name in ("ER-SDE-3", "ER-SDE-3, phi=x^2 (diagnostic)", "DPM++2M ODE (k-diff)", "DPM++2M-SDE (k-diff)"):
-            sig = edm_sigmas(converged_nfe, torch.float32)
-            conv[s.name] = score(s.run(model, make_noise(seeds[0]) * sig[0], sig, seeds[0]))["fid"]
-    half = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(0))[: real.shape[0] // 2]
-    split_fid = score(real[half])["fid"]
-    ode = [v for k, v in conv.items() if "ODE" in k]
-    grid["floor"] = {"fid": (ode[0] if ode else split_fid, 0.0)}
-    grid["floor_label"] = f"DPM++2M ODE at {converged_nfe} NFE" if ode else "real half vs all"
-    floor_text = ", ".join(f"{k} at {converged_nfe} NFE: {v:.3g}" for k, v in conv.items())
-    text = (f"## 2. Learned model: digits denoiser, digits FID (lower is better)\n\n"
-            f"{n} samples per seed, seeds {seeds}; mean ± std over seeds; float32.\n"
-            f"Converged samplers, seed {seeds[0]} ({floor_text or 'not run'}; the plot's dotted line is the "
-            f"ODE's); half of the real digits against all of them: {split_fid:.3g}. The FID is against real "
-            f"digits, so it mixes the model's error with the sampler's: a sampler's bias can cancel part of "
-            f"the model's, and a converged SDE and a converged ODE need not agree for a learned model.\n\n"
-            + table_for(grid, "fid", NFES, samplers)
-            + "\nBest six per NFE (by mean):\n" + ranking_line(grid, "fid", NFES))
-    grid["converged"] = conv
-    grid["real_half_fid"] = split_fid
-    return text, grid, [("fid", grid, "digits FID (classifier features)")]
-
-
-def part_consistency(args, log) -> tuple[str, dict]:
-    from .digits_model import as_sampler_model, load_models
-    from .samplers import kdiffusion_samplers
-    denoiser, _ = load_models()
-    model = as_sampler_model(denoiser)
-    n = 16 if args.quick else 128
-    seed = 0
-    noise = torch.randn(n, 64, generator=torch.Generator().manual_seed(seed + START_OFFSET))
-
-    def er(order: int, brownian: bool):
-        def run(steps: int) -> torch.Tensor:
-            sig = edm_sigmas(steps)
-            ns = brownian_noise_sampler(noise, *schedule_range(sig), seed) if brownian else None
-            return sample_er_sde(model, noise * sig[0], sig, extra_args={"seed": seed}, disable=True,
-                                 order=order, noise_sampler=ns)
-        return run
-
-    runs = []
-    for order in (1, 2, 3):
-        runs.append((f"ER-SDE-{order}", "per-item Gaussian", er(order, False)))
-        runs.append((f"ER-SDE-{order}", "Brownian (one tree per item)", er(order, True)))
-    peers, _ = kdiffusion_samplers(bridge_off=True)  # a Brownian tree: the same path whatever the steps
-    for s in peers:
-        if s.name in ("Euler-a (k-diff)", "DPM++2M-SDE (k-diff)", "DPM++2M ODE (k-diff)"):
-            runs.append((s.name, s.noise, lambda steps, s=s: s.run(model, noise * SIGMA_MAX, edm_sigmas(steps), seed)))
-    rows, data = [], {}
-    for name, noise_kind, run in runs:
-        a, b = run(20), run(40)
-        dist = (a - b).flatten(1).norm(dim=1)
-        between = (a - a.roll(1, 0)).flatten(1).norm(dim=1).mean().item()
-        rows.append([name, noise_kind, f"{dist.mean().item():.3f}", f"{dist.median().item():.3f}", f"{between:.3f}"])
-        data[f"{name} / {noise_kind}"] = {"mean_l2": dist.mean().item(), "median_l2": dist.median().item(),
-                                          "between_samples_l2": between}
-        log(f"  consistency {name} {noise_kind}: {dist.mean().item():.3f}")
-    text = (f"## 3. Step-count consistency (digits model, {n} samples, seed {seed})\n\n"
-            "L2 distance (64 pixels in [-1, 1]) between the 20-step and the 40-step result of the same seed; "
-            "the last column is the distance between two different samples, for scale.\n\n"
-            + markdown_table(["sampler", "noise", "mean L2 20 vs 40", "median", "different samples"], rows))
-    return text, data
+def merge(out: Path, tags: list[str]) -> None:
+    """Join the reports of several processes (each ran some models with --tag) into quality.*."""
+    results, notes, heads = {}, [], []
+    for tag in tags:
+        data = json.loads((out / f"{tag}.json").read_text())
+        notes += [n for n in data["notes"] if n not in notes]
+        for name, res in data["results"].items():
+            res["cells"] = {k: {int(n): v for n, v in by.items()} for k, by in res["cells"].items()}
+            res["calls"] = {k: {int(n): v for n, v in by.items()} for k, by in res["calls"].items()}
+            results[name] = res
+        heads.append((out / f"{tag}.md").read_text().split("\n## ", 1)[0])
+    order = [b for b in BENCHMARKS if b in results]
+    text = [heads[0] if tags == ["quality"] else heads[0].replace("- command:", f"- merged from {', '.join(tags)}; first command:")]
+    text.append(summary_table({b: results[b] for b in order}))
+    text.append(converged_table({b: results[b] for b in order}))
+    text += [report(results[b]) for b in order]
+    plot({b: results[b] for b in order}, out, "distance to the converged result of the same SDE vs NFE (mean ± std over seeds)")
+    text.append("\nPlot: `quality.png` beside this file.\n")
+    (out / "quality.md").write_text("\n".join(text))
+    (out / "quality.json").write_text(json.dumps({"notes": notes, "results": {b: results[b] for b in order}},
+                                                 indent=1, default=str))
+    print("\n".join(text))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small samples, fewer seeds: a smoke run of a minute or two")
-    parser.add_argument("--parts", default="mixture,digits,consistency")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: small ops run faster on one thread, and the machine is shared)")
+    parser.add_argument("--quick", action="store_true", help="300 samples, 2 seeds, references at 200 NFE, three models: a few minutes")
+    parser.add_argument("--benchmarks", default=None, help=f"comma-separated, from {', '.join(BENCHMARKS)}")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--n", type=int, default=None, help="samples per seed (digits models)")
+    parser.add_argument("--ref-nfe", type=int, default=None, help=f"NFE of the converged references (default {REFERENCE_NFE}; --quick 200)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--out", default=None, help="output folder (default bench/results, or bench/results/quick)")
+    parser.add_argument("--tag", default="quality", help="output file stem (to run models in parallel processes)")
+    parser.add_argument("--merge", default=None,
+                        help="comma-separated stems of earlier --tag runs in --out: write their joint quality.md/json/png")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(out_dir(args.out, args.quick), [t.strip() for t in args.merge.split(",") if t.strip()])
+        return
     torch.set_num_threads(args.threads)
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    size = QUICK if args.quick else FULL
+    default = "mixture,digits,edm_cfg3" if args.quick else ",".join(BENCHMARKS)
+    chosen = [b.strip() for b in (args.benchmarks or default).split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; known: {list(BENCHMARKS)}")
+    n_seeds = args.seeds or size["seeds"]
+    seeds = [k * SEED_STRIDE for k in range(n_seeds)]
     out = out_dir(args.out, args.quick)
     started = time.perf_counter()
 
@@ -290,44 +352,28 @@ def main(argv: list[str] | None = None) -> None:
     samplers, notes = all_samplers()
     for note in notes:
         print(f"note: {note}")
-    report = [header("Quality benchmark" + (" (--quick)" if args.quick else ""),
-                     ["bench.quality"] + (sys.argv[1:] if argv is None else argv))]
-    report.append("- notes: " + ("; ".join(notes) if notes else "all peers present") + "\n")
-    report.append("- equal NFE: one-call samplers get NFE steps, dpmpp_sde and heun NFE // 2 steps "
-                  "(NFE - 1 calls, the last step is a single call); the model calls of every run are listed.\n")
-    results: dict = {"notes": notes}
-    panels = []
-    if "mixture" in parts:
-        log(" exact mixture")
-        text, grid, p = part_mixture(samplers, args, log)
-        report.append(text)
-        results["mixture"] = grid
-        panels += p
-    if "digits" in parts:
-        log(" digits model")
-        text, grid, p = part_digits(samplers, args, log)
-        report.append(text)
-        results["digits"] = grid
-        panels += p
-    if "consistency" in parts:
-        log(" step-count consistency")
-        text, data = part_consistency(args, log)
-        report.append(text)
-        results["consistency"] = data
-    if panels:
-        plot(panels, samplers, out / "quality.png",
-             f"ER-SDE-Solver vs peers, EDM schedule, equal NFE (mean ± std over seeds); {report[0].splitlines()[2][2:]}")
-        png = (out / "quality.png").resolve()
-        try:
-            png = png.relative_to(Path(__file__).resolve().parents[1])
-        except ValueError:
-            pass
-        report.append(f"\nPlot: `{png.as_posix()}`\n")
-    report.append(f"\nTotal time {time.perf_counter() - started:.0f} s.\n")
-    text = "\n".join(report)
-    (out / "quality.md").write_text(text)
-    (out / "quality.json").write_text(json.dumps(results, indent=1, default=str))
-    print(text)
+    text = [header("Quality benchmark" + (" (--quick)" if args.quick else ""),
+                   ["bench.quality"] + (sys.argv[1:] if argv is None else argv)),
+            "- notes: " + ("; ".join(notes) if notes else "all peers present (ComfyUI's, through COMFYUI_DIR)") + "\n",
+            "- protocol: see `bench/quality.py`'s docstring; dist = Frechet distance to the same SDE's converged "
+            f"result ({args.ref_nfe or size['ref_nfe']} NFE, independent seeds), FID = Frechet distance to the data, acc = the "
+            "classifier's accuracy on the requested class; the project's samplers in bold.\n"]
+    results = {}
+    for b in chosen:
+        n = args.n or (size["mixture_n"] if b == "mixture" else size["n"])
+        log(f" {b} (n = {n})")
+        problem = BENCHMARKS[b](n)
+        results[b] = run_benchmark(problem, samplers, n, seeds, log, args.ref_nfe or size["ref_nfe"])
+        text.append(report(results[b]))
+        # write as we go: a long run that is stopped keeps what it finished
+        (out / f"{args.tag}.md").write_text("\n".join(text))
+        (out / f"{args.tag}.json").write_text(json.dumps({"notes": notes, "results": results}, indent=1, default=str))
+    text.append(f"\nTotal time {time.perf_counter() - started:.0f} s.\n")
+    (out / f"{args.tag}.md").write_text("\n".join(text))
+    if args.tag == "quality":  # the summary tables and the plot
+        merge(out, ["quality"])
+    else:
+        print("\n".join(text))
 
 
 if __name__ == "__main__":

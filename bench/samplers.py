@@ -1,24 +1,31 @@
-"""The samplers the benchmarks compare, behind one signature: run(model, x, sigmas, seed) -> x.
+"""The samplers the benchmarks compare: one registry, PEERS, one entry per sampler.
 
-- ER-SDE-Solver 1/2/3 from k_diffusion_ext (scheme "corrected", and "reference" for order 3,
-  the only order where the two schemes differ), with per-item Gaussian noise (the default)
-  or Brownian-tree noise.
-- PyPI k-diffusion: euler_ancestral, dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde (stochastic) and
-  dpmpp_2m, heun (ODE), with their default settings. Euler-a keeps its torch.randn_like
-  noise. The three DPM++ SDE samplers default to a torchsde Brownian tree, which costs
-  ~0.07 s a query for 2000 x 16 numbers on one core (~0.36 s for 10000 x 16): here they get
-  `BridgeBrownian`, an exact Brownian motion sampled lazily by Brownian bridges, which has
-  the same law (the tree is itself an approximation of it, tol 1e-6) at one Gaussian draw a
-  query. Skipped with a note when k-diffusion is not installed.
-- ComfyUI's built-in er_sde when COMFYUI_DIR points at a ComfyUI checkout (skipped with a
-  note otherwise).
+Every sampler has one signature, run(model, x, sigmas, seed, space) -> x, where `space` says
+how the latent is scaled: "edm" (variance exploding, x = x0 + sigma eps) or "flow" (ComfyUI's
+CONST, x = (1 - sigma) x0 + sigma eps). A sampler sits in the group of the SDE it solves:
 
-Equal NFE: a sampler making one model call a step gets NFE steps; dpmpp_sde and heun (two
-calls a step, one on the last step to sigma = 0) get NFE // 2 steps, i.e. NFE - 1 calls.
-Every run counts its model calls; the benchmarks print the counts.
+- "ode": the probability-flow ODE (noise scale phi = x in the paper's notation);
+- "reverse_sde": the classical reverse SDE (phi = x^2), which euler_ancestral,
+  res_multistep_ancestral, the DPM++ SDE samplers and SEEDS (eta = 1) also solve;
+- "paper": the paper's default noise scale phi(x) = x (e^(x^0.3) + 10) (ours, its reference
+  scheme, ComfyUI's er_sde);
+- "sa_interval": SA-Solver's default, the reverse SDE between ComfyUI's 20 % and 80 % noise
+  levels and the ODE outside (a distribution of its own).
+
+The project's solver (k_diffusion_ext.sample_er_sde) runs at every group's noise scale. The
+peers come from ComfyUI's comfy.k_diffusion.sampling when COMFYUI_DIR points at a checkout
+(as ComfyUI ships them, with a real model_sampling object: EDM for "edm", ModelSamplingDiscreteFlow
++ CONST for "flow"); without it, the ones PyPI's k-diffusion has run on "edm" models only.
+The DPM++ SDE samplers default to a torchsde Brownian tree (~0.07 s a query for 2000 x 16
+numbers): they get `BridgeBrownian`, an exact Brownian motion of the same law.
+
+Equal NFE: `steps_for` counts the model calls of a dry run (a zero model, two items) and
+gives the most steps whose calls do not exceed the NFE; the harness counts the calls again.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -31,6 +38,11 @@ from k_diffusion_ext import brownian_noise_sampler, sample_er_sde, schedule_rang
 from k_diffusion_ext.analytic import karras_sigmas
 
 SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # the EDM schedule of the paper's protocol
+FLOW_SHIFT = 3.0
+GROUPS = ("ode", "reverse_sde", "paper", "sa_interval")
+GROUP_TITLES = {"ode": "ODE (phi = x)", "reverse_sde": "reverse SDE (phi = x^2)",
+                "paper": "paper's noise scale (phi = x (e^(x^0.3) + 10))",
+                "sa_interval": "SA-Solver's interval SDE (reverse SDE between 20 % and 80 % noise, ODE outside)"}
 
 Model = Callable[..., torch.Tensor]
 
@@ -38,24 +50,43 @@ Model = Callable[..., torch.Tensor]
 @dataclass(frozen=True)
 class Sampler:
     name: str
-    run: Callable[[Model, torch.Tensor, torch.Tensor, int], torch.Tensor]
-    calls_per_step: int = 1
-    kind: str = "sde"          # "er", "sde" or "ode"
+    run: Callable[..., torch.Tensor]   # run(model, x, sigmas, seed, space="edm") -> x
+    group: str = "paper"
+    ours: bool = False
     noise: str = ""            # which noise it draws, for the tables
     style: str = "-"           # line style in the plots
+    spaces: tuple[str, ...] = ("edm", "flow")
 
-    def steps_for(self, nfe: int) -> int:
-        return nfe if self.calls_per_step == 1 else max(1, nfe // 2)
+    @property
+    def kind(self) -> str:  # the older name of `group`, kept for scripts that read it
+        return "er" if self.ours else ("ode" if self.group == "ode" else "sde")
+
+    def steps_for(self, nfe: int, space: str = "edm") -> int:
+        return steps_for(self, nfe, space)
 
 
 def edm_sigmas(steps: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return karras_sigmas(steps, SIGMA_MIN, SIGMA_MAX, RHO).to(dtype)
 
 
+def flow_sigmas(steps: int, dtype: torch.dtype = torch.float32, shift: float = FLOW_SHIFT,
+                sigma_max: float = 0.9995) -> torch.Tensor:
+    """SD3's shifted flow schedule (ComfyUI's ModelSamplingSD3 with the "simple" scheduler):
+    t uniform from 1 to 0, sigma = shift t / (1 + (shift - 1) t), then 0. The first sigma is
+    capped below 1, where alpha = 1 - sigma vanishes (ComfyUI's SNR-based samplers make the
+    same offset)."""
+    t = torch.linspace(1, 0, steps + 1, dtype=torch.float64)[:-1]
+    s = (shift * t / (1 + (shift - 1) * t)).clamp(max=sigma_max)
+    return torch.cat([s, s.new_zeros(1)]).to(dtype)
+
+
+def sigmas_for(space: str, steps: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return edm_sigmas(steps, dtype) if space == "edm" else flow_sigmas(steps, dtype)
+
+
 def flat_brownian_sampler(x: torch.Tensor, sigmas: torch.Tensor, seed: int):
     """k_diffusion_ext's Brownian noise with one tree for the whole batch: the same law as
-    one tree per item, but a query costs one tree walk instead of one per item (torchsde
-    per-item trees cost ~1.7 ms per item and step, too slow for thousands of samples)."""
+    one tree per item, but a query costs one tree walk instead of one per item."""
     lo, hi = schedule_range(sigmas)
     inner = brownian_noise_sampler(x.reshape(1, -1), lo, hi, seed)
     return lambda sigma, sigma_next: inner(sigma, sigma_next).reshape(x.shape)
@@ -78,7 +109,6 @@ class BridgeBrownian:
         return torch.randn(self.shape, generator=self.gen, dtype=torch.float64)
 
     def _at(self, t: float) -> torch.Tensor:
-        import bisect
         t = min(max(t, self.t[0]), self.t[-1])
         k = bisect.bisect_left(self.t, t)
         if k < len(self.t) and self.t[k] == t:
@@ -98,128 +128,229 @@ class BridgeBrownian:
         return ((self._at(b) - self._at(a)) / (b - a) ** 0.5).to(self.dtype).to(self.device)
 
 
-def _er(order: int, scheme: str, noise: str, noise_scale: str = "paper_default") -> Callable:
-    def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int) -> torch.Tensor:
+# ---------------------------------------------------------------------------------------------
+# the project's solver
+
+def _alphas(sigmas: torch.Tensor, space: str) -> torch.Tensor | None:
+    return None if space == "edm" else 1 - sigmas
+
+
+def ours(order: int, noise_scale: str = "paper_default", scheme: str = "corrected", noise: str = "per-item") -> Callable:
+    def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int, space: str = "edm") -> torch.Tensor:
         ns = flat_brownian_sampler(x, sigmas, seed) if noise == "brownian" else None
-        return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, order=order,
-                             scheme=scheme, noise_sampler=ns, noise_scale=noise_scale)
+        return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, order=order, scheme=scheme,
+                             noise_sampler=ns, noise_scale=noise_scale, alphas=_alphas(sigmas, space))
     return run
 
 
-ER_VARIANTS = ((1, "corrected"), (2, "corrected"), (3, "corrected"), (3, "reference"))
-
-
-def er_samplers(noises: tuple[str, ...] = ("per-item", "brownian"), brownian_variants=ER_VARIANTS) -> list[Sampler]:
-    out = []
-    for noise in noises:
-        suffix = "" if noise == "per-item" else ", Brownian"
-        style = "-" if noise == "per-item" else ":"
-        for order, scheme in (ER_VARIANTS if noise == "per-item" else brownian_variants):
-            tag = " ref" if scheme == "reference" else ""
-            out.append(Sampler(f"ER-SDE-{order}{tag}{suffix}", _er(order, scheme, noise), 1, "er",
-                               "per-item Gaussian" if noise == "per-item" else "Brownian tree (torchsde, flat)", style))
-    return out
-
-
-def kdiffusion_samplers(bridge_off: bool = False) -> tuple[list[Sampler], str | None]:
-    """bridge_off: keep k-diffusion's own BrownianTreeNoiseSampler (slow on big batches)."""
-    try:
-        import k_diffusion.sampling as kds
-    except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peer
-        return [], f"k-diffusion not importable ({exc.__class__.__name__}: {exc}); its samplers are skipped"
-    brownian = "Brownian tree (torchsde)" if bridge_off else "Brownian motion (exact bridge)"
-
-    def wrap(fn: Callable, bridge: bool) -> Callable:
-        def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int) -> torch.Tensor:
-            torch.manual_seed(seed)  # torch.randn_like (Euler-a) draws from torch's RNG
-            if bridge and not bridge_off:
-                return fn(model, x, sigmas, disable=True, noise_sampler=BridgeBrownian(x, *schedule_range(sigmas), seed))
-            return fn(model, x, sigmas, disable=True)
-        return run
-
-    table = [
-        ("Euler-a (k-diff)", kds.sample_euler_ancestral, 1, "sde", "torch.randn_like"),
-        ("DPM++SDE (k-diff)", kds.sample_dpmpp_sde, 2, "sde", brownian),
-        ("DPM++2M-SDE (k-diff)", kds.sample_dpmpp_2m_sde, 1, "sde", brownian),
-        ("DPM++3M-SDE (k-diff)", kds.sample_dpmpp_3m_sde, 1, "sde", brownian),
-        ("DPM++2M ODE (k-diff)", kds.sample_dpmpp_2m, 1, "ode", "none"),
-        ("Heun ODE (k-diff)", kds.sample_heun, 2, "ode", "none"),
-    ]
-    return [Sampler(n, wrap(f, noise == brownian), c, k, noise, "--") for n, f, c, k, noise in table], None
-
+# ---------------------------------------------------------------------------------------------
+# ComfyUI
 
 class _ComfyModel:
-    """What ComfyUI's er_sde needs of its model: model.inner_model.model_patcher.get_model_object."""
+    """What ComfyUI's samplers need of their model: inner_model.model_patcher.get_model_object
+    ("model_sampling"), inner_model.inner_model.model_sampling, and the model_options hooks
+    (sampler_post_cfg_function) its *_cfg_pp samplers use to read the unconditional prediction.
+    A model with a `both(x, sigma) -> (guided, uncond)` method (bench.models.labelled.CFG)
+    answers those hooks; any other model reports itself as its own unconditional prediction."""
 
     def __init__(self, fn: Model, model_sampling: object):
         self.fn = fn
         patcher = SimpleNamespace(get_model_object=lambda name: model_sampling)
-        self.inner_model = SimpleNamespace(model_patcher=patcher)
+        self.inner_model = SimpleNamespace(model_patcher=patcher, inner_model=SimpleNamespace(model_sampling=model_sampling))
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        return self.fn(x, sigma, **kwargs)
+        options = kwargs.get("model_options") or {}
+        hooks = options.get("sampler_post_cfg_function", []) if isinstance(options, dict) else []
+        if not hooks:
+            return self.fn(x, sigma, **kwargs)
+        if hasattr(self.fn, "both"):
+            denoised, uncond = self.fn.both(x, sigma)
+            cond = getattr(self.fn, "last_cond", denoised)
+            scale = getattr(self.fn, "scale", 1.0)
+        else:
+            denoised = cond = uncond = self.fn(x, sigma, **kwargs)
+            scale = 1.0
+        for hook in hooks:
+            denoised = hook({"denoised": denoised, "cond": None, "uncond": None, "cond_scale": scale, "model": self,
+                             "uncond_denoised": uncond, "cond_denoised": cond, "sigma": sigma,
+                             "model_options": options, "input": x})
+        return denoised
+
+
+@functools.lru_cache(maxsize=1)
+def _comfy_import(root: str):
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    if not torch.cuda.is_available():
+        from comfy.cli_args import args as comfy_args
+        comfy_args.cpu = True  # ComfyUI's --cpu: model_management looks for a GPU on import otherwise
+    import comfy.k_diffusion.sampling as csampling
+    import comfy.model_sampling as cms
+    return csampling, cms
 
 
 def comfy_module() -> tuple[SimpleNamespace | None, str | None]:
-    """ComfyUI's comfy.k_diffusion.sampling and a real model_sampling object, from COMFYUI_DIR."""
+    """ComfyUI's comfy.k_diffusion.sampling and real model_sampling objects, from COMFYUI_DIR:
+    `model_sampling` (EDM, x0-predicting, VE) and `flow_sampling` (SD3's discrete flow, CONST)."""
     root = os.environ.get("COMFYUI_DIR")
     if not root:
-        return None, "COMFYUI_DIR is not set: ComfyUI's er_sde is skipped (set it to a ComfyUI checkout)"
-    if root not in sys.path:
-        sys.path.insert(0, root)
+        return None, "COMFYUI_DIR is not set: ComfyUI's samplers are skipped (set it to a ComfyUI checkout)"
     try:
-        if not torch.cuda.is_available():
-            from comfy.cli_args import args as comfy_args
-            comfy_args.cpu = True  # ComfyUI's --cpu: model_management looks for a GPU on import otherwise
-        import comfy.k_diffusion.sampling as csampling
-        import comfy.model_sampling as cms
+        csampling, cms = _comfy_import(root)
     except Exception as exc:  # noqa: BLE001
-        return None, f"ComfyUI at {root} could not be imported ({exc.__class__.__name__}: {exc}); its er_sde is skipped"
+        return None, f"ComfyUI at {root} could not be imported ({exc.__class__.__name__}: {exc}); its samplers are skipped"
 
-    # how ComfyUI builds model_sampling for an EDM-preconditioned (VE, x0-predicting) model
+    # how ComfyUI builds model_sampling for an EDM-preconditioned (VE, x0-predicting) model ...
     class ModelSampling(cms.ModelSamplingContinuousEDM, cms.EDM):
+        pass
+
+    # ... and for SD3 (ModelSamplingSD3: discrete flow, CONST)
+    class FlowSampling(cms.ModelSamplingDiscreteFlow, cms.CONST):
         pass
 
     sampling = ModelSampling()
     sampling.set_parameters(SIGMA_MIN, SIGMA_MAX, 0.5)
-    return SimpleNamespace(sampling=csampling, model_sampling=sampling, root=root), None
+    flow = FlowSampling()
+    flow.set_parameters(shift=FLOW_SHIFT, multiplier=1000)
+    return SimpleNamespace(sampling=csampling, model_sampling=sampling, flow_sampling=flow, root=root), None
 
 
-def comfy_samplers() -> tuple[list[Sampler], str | None]:
+BROWNIAN = "Brownian motion (exact bridge)"
+TORCH_RANDN = "torch.randn, one generator"
+
+# ComfyUI's name, group, its noise when stochastic, whether it defaults to a Brownian tree, extra kwargs
+COMFY_PEERS: tuple[tuple[str, str, str, bool, dict], ...] = (
+    ("er_sde", "paper", TORCH_RANDN, False, {}),
+    ("euler_ancestral", "reverse_sde", TORCH_RANDN, False, {}),
+    ("res_multistep_ancestral", "reverse_sde", TORCH_RANDN, False, {}),
+    ("dpmpp_sde", "reverse_sde", BROWNIAN, True, {}),
+    ("dpmpp_2m_sde", "reverse_sde", BROWNIAN, True, {}),
+    ("dpmpp_2m_sde_heun", "reverse_sde", BROWNIAN, True, {}),
+    ("dpmpp_3m_sde", "reverse_sde", BROWNIAN, True, {}),
+    ("seeds_2", "reverse_sde", TORCH_RANDN, False, {}),
+    ("seeds_3", "reverse_sde", TORCH_RANDN, False, {}),
+    ("sa_solver", "sa_interval", TORCH_RANDN, False, {}),
+    ("sa_solver_pece", "sa_interval", TORCH_RANDN, False, {}),
+    ("dpmpp_2m", "ode", "none", False, {}),
+    ("deis", "ode", "none", False, {}),
+    ("ipndm", "ode", "none", False, {}),
+    ("ipndm_v", "ode", "none", False, {}),
+    ("heun", "ode", "none", False, {}),
+)
+# PyPI k-diffusion has these (EDM models only), for runs without COMFYUI_DIR
+KDIFF_FALLBACK = ("euler_ancestral", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde", "dpmpp_2m", "heun")
+
+
+def _comfy_run(comfy: SimpleNamespace, fn_name: str, brownian: bool, kwargs: dict) -> Callable:
+    fn = getattr(comfy.sampling, f"sample_{fn_name}")
+
+    def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int, space: str = "edm") -> torch.Tensor:
+        torch.manual_seed(seed)
+        ms = comfy.model_sampling if space == "edm" else comfy.flow_sampling
+        extra = dict(kwargs)
+        if brownian:
+            extra["noise_sampler"] = BridgeBrownian(x, *schedule_range(sigmas), seed)
+        return fn(_ComfyModel(model, ms), x, sigmas, extra_args={"seed": seed}, disable=True, **extra)
+    return run
+
+
+def _kdiff_run(fn: Callable, brownian: bool) -> Callable:
+    def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int, space: str = "edm") -> torch.Tensor:
+        if space != "edm":
+            raise ValueError("PyPI k-diffusion's samplers assume a VE (EDM) latent; set COMFYUI_DIR for flow models")
+        torch.manual_seed(seed)  # torch.randn_like (Euler-a) draws from torch's RNG
+        if brownian:
+            return fn(model, x, sigmas, disable=True, noise_sampler=BridgeBrownian(x, *schedule_range(sigmas), seed))
+        return fn(model, x, sigmas, disable=True)
+    return run
+
+
+def our_samplers(brownian: bool = False) -> list[Sampler]:
+    """The project's solver: order 3 at every group's noise scale, plus orders 1/2 and the
+    paper's reference scheme at the paper's noise scale."""
+    out = [
+        Sampler("ER-SDE-3 (ode)", ours(3, "ode"), "ode", True, "none", "-"),
+        Sampler("ER-SDE-3 (reverse_sde)", ours(3, "reverse_sde"), "reverse_sde", True, "per-item Gaussian", "-"),
+        Sampler("ER-SDE-1", ours(1), "paper", True, "per-item Gaussian", "-"),
+        Sampler("ER-SDE-2", ours(2), "paper", True, "per-item Gaussian", "-"),
+        Sampler("ER-SDE-3", ours(3), "paper", True, "per-item Gaussian", "-"),
+        Sampler("ER-SDE-3 ref", ours(3, scheme="reference"), "paper", True, "per-item Gaussian", "-"),
+    ]
+    if brownian:
+        out.append(Sampler("ER-SDE-3, Brownian", ours(3, noise="brownian"), "paper", True, "Brownian tree (flat)", ":"))
+    return out
+
+
+def peer_samplers() -> tuple[list[Sampler], list[str]]:
     comfy, note = comfy_module()
-    if comfy is None:
-        return [], note
+    if comfy is not None:
+        return [Sampler(name, _comfy_run(comfy, name, brown, kw), group, False, noise, "--")
+                for name, group, noise, brown, kw in COMFY_PEERS], []
+    notes = [note]
+    try:
+        import k_diffusion.sampling as kds
+    except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peers
+        return [], notes + [f"k-diffusion not importable ({exc.__class__.__name__}: {exc}); no peers"]
+    table = {name: (group, noise, brown) for name, group, noise, brown, _ in COMFY_PEERS}
+    out = [Sampler(f"{name} (k-diff)", _kdiff_run(getattr(kds, f"sample_{name}"), table[name][2]), table[name][0],
+                   False, table[name][1], "--", ("edm",)) for name in KDIFF_FALLBACK]
+    return out, notes + ["peers from PyPI k-diffusion instead (EDM models only; no SEEDS, SA-Solver, DEIS, iPNDM, er_sde)"]
 
-    def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int) -> torch.Tensor:
-        return comfy.sampling.sample_er_sde(_ComfyModel(model, comfy.model_sampling), x, sigmas,
-                                            extra_args={"seed": seed}, disable=True)
-    return [Sampler("er_sde (ComfyUI)", run, 1, "sde", "torch.randn, one generator", "-.")], None
+
+def all_samplers(brownian: bool = False) -> tuple[list[Sampler], list[str]]:
+    peers, notes = peer_samplers()
+    return our_samplers(brownian) + peers, notes
 
 
-def all_samplers(brownian_variants=((3, "corrected"),)) -> tuple[list[Sampler], list[str]]:
-    """ER-SDE with per-item noise in every variant, with Brownian noise in `brownian_variants`
-    (its law is the same: ER-SDE queries disjoint intervals, whose Brownian increments are
-    independent Gaussians), then the peers."""
-    notes = []
-    samplers = er_samplers(("per-item", "brownian"), brownian_variants)
-    # diagnostic, not one of the compared samplers: the same solver with the classical reverse
-    # SDE's noise scale phi(x) = x^2 (noise at every sigma, like DPM++2M-SDE) instead of the
-    # paper's default (nearly an ODE below sigma ~ 1)
-    samplers.append(Sampler("ER-SDE-3, phi=x^2 (diagnostic)", _er(3, "corrected", "per-item", "reverse_sde"), 1, "er",
-                            "per-item Gaussian", "-."))
-    for extra, note in (kdiffusion_samplers(), comfy_samplers()):
-        samplers += extra
-        if note:
-            notes.append(note)
-    return samplers, notes
+# the converged distribution of every group: this peer at the reference NFE (ours where no peer
+# is available) ...
+REFERENCE_SAMPLER = {"ode": "dpmpp_2m", "reverse_sde": "dpmpp_2m_sde", "paper": "er_sde", "sa_interval": "sa_solver"}
+# ... and a second solver of the same SDE at the same NFE, whose distance to it checks convergence
+REFERENCE_CHECK = {"ode": "ER-SDE-3 (ode)", "reverse_sde": "ER-SDE-3 (reverse_sde)", "paper": "ER-SDE-3",
+                   "sa_interval": "sa_solver_pece"}
+
+
+def _zero_model(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
+    return torch.zeros_like(x)
 
 
 class CountingModel:
-    """Wraps a model and counts its calls (NFE)."""
+    """Wraps a model and counts its calls (NFE); keeps the wrapped model's CFG hooks (`both`)."""
 
     def __init__(self, fn: Model):
         self.fn, self.calls = fn, 0
+        if hasattr(fn, "both"):
+            self.both = self._both
+
+    def _both(self, x: torch.Tensor, sigma: torch.Tensor):
+        self.calls += 1
+        return self.fn.both(x, sigma)
+
+    def __getattr__(self, name: str):  # last_cond, scale of a CFG model
+        return getattr(self.__dict__["fn"], name)
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs: object) -> torch.Tensor:
         self.calls += 1
         return self.fn(x, sigma, **kwargs)
+
+
+_STEPS_CACHE: dict = {}
+
+
+def count_calls(sampler: Sampler, steps: int, space: str = "edm") -> int:
+    key = (sampler.name, steps, space)
+    if key not in _STEPS_CACHE:
+        counted = CountingModel(_zero_model)
+        sigmas = sigmas_for(space, steps)
+        sampler.run(counted, torch.randn(2, 4) * sigmas[0], sigmas, 0, space)
+        _STEPS_CACHE[key] = counted.calls
+    return _STEPS_CACHE[key]
+
+
+def steps_for(sampler: Sampler, nfe: int, space: str = "edm") -> int:
+    """The most steps whose model calls (counted on a dry run) do not exceed nfe."""
+    calls = count_calls(sampler, nfe, space)
+    steps = nfe if calls <= nfe else max(1, nfe * nfe // calls + 1)
+    while steps > 1 and count_calls(sampler, steps, space) > nfe:
+        steps -= 1
+    return steps

@@ -53,7 +53,7 @@ def noise_scale_from_inputs(noise_scale: str, custom_noise_scale: str = "") -> s
 
 def _noise_sampler(noise_type: str, x: torch.Tensor, sigmas: torch.Tensor, seed: int | None) -> Callable | None:
     if noise_type == names.NOISE_GAUSSIAN:
-        return None  # the solver's default: per-batch-item generators seeded from extra_args["seed"]
+        return None  # the solver's default: the counter-based stream keyed by extra_args["seed"] + item
     if noise_type == names.NOISE_BROWNIAN:
         sigma_min, sigma_max = solver.schedule_range(sigmas)
         if not 0.0 < sigma_min < sigma_max:

@@ -73,7 +73,7 @@ def er_sde_inputs() -> list[InputSpec]:
         InputSpec(names.IN_NOISE_TYPE, "COMBO",
                   "gaussian: fresh Gaussian noise each step, drawn per image from the seed (image i of a batch "
                   "equals a batch-of-one run with seed + i). brownian: one Brownian path per image, so a different "
-                  "step count keeps a similar image (needs torchsde).",
+                  "step count keeps a similar image. Both are computed on the latent's device, the same on every device.",
                   default=names.NOISE_GAUSSIAN, options=names.NOISE_TYPES),
         InputSpec(names.IN_SCHEME, "COMBO",
                   "corrected: exact integrals and a corrected derivative estimate, so order 3 is truly third order. "

@@ -1,12 +1,13 @@
 """ER-SDE-Solver for k-diffusion-style sampling: pure torch, no host imports."""
 from .er_sde import sample_er_sde
 from .expression import parse_noise_scale
-from .noise import brownian_noise_sampler, per_item_noise_sampler, schedule_range
+from .counter_rng import NOISE_STREAM
+from .noise import brownian_noise_sampler, gaussian_noise, per_item_noise_sampler, schedule_range
 from .noise_scales import DEFAULT_NOISE_SCALE, NOISE_SCALES, power_noise_scale, resolve_noise_scale, with_strength
 from .registration import SAMPLER_FUNCTIONS, register
 
 __all__ = [
     "sample_er_sde", "register", "SAMPLER_FUNCTIONS", "NOISE_SCALES", "DEFAULT_NOISE_SCALE",
     "power_noise_scale", "with_strength", "resolve_noise_scale", "parse_noise_scale",
-    "per_item_noise_sampler", "brownian_noise_sampler", "schedule_range",
+    "per_item_noise_sampler", "brownian_noise_sampler", "gaussian_noise", "schedule_range", "NOISE_STREAM",
 ]

@@ -50,7 +50,8 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
         eta: noise strength that keeps the shape: psi(x) = x^(1 - eta) phi(x)^eta (0 = ODE).
         s_noise: scales only the injected noise.
         noise_sampler: ``noise_sampler(sigma, sigma_next)`` -> unit Gaussian like x; default:
-            per-batch-item generators seeded from ``extra_args["seed"]`` (or torch's RNG).
+            per_item_noise_sampler: the counter-based stream (NOISE_STREAM) on x's device, keyed
+            by ``extra_args["seed"]`` + batch index (without a seed, torch's RNG picks one).
         alphas: None for VE-scaled latents, else alpha per sigma (flow: 1 - sigma).
         scheme: "corrected" (true third order) or "reference" (the paper's code and ComfyUI's
             er_sde: x0' by a backward difference, so order 3 converges with order 2).

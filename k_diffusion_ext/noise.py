@@ -1,100 +1,161 @@
 """Noise samplers with the k-diffusion convention: noise_sampler(sigma, sigma_next) -> unit Gaussian like x.
 
-Both samplers give each batch item its own random stream, keyed by seed + index, so
-item i of a batch is the same as a run of that item alone with seed + i, whatever the
-batch size, device or run. The key is hashed before it seeds a generator: hosts draw
-their starting noise from a generator seeded with the plain seed (ComfyUI's
-prepare_noise does), and a step's noise equal to the starting noise would add 30-40 %
-too much noise to a batch of one.
+Both are built on the counter-based stream of counter_rng (NOISE_STREAM) and computed on the
+latent's device with a fixed handful of torch ops: no CPU draw, no host-device copy, no loop
+over batch items, no `.item()`. Batch item i draws from keys made of seed + i, so item i of a
+batch is the same as a run of that item alone with seed + i, on every device and batch size.
 """
 from __future__ import annotations
 
+import math
+import struct
 from typing import Callable, Sequence
 
 import torch
 
+from .counter_rng import (BROWNIAN_LEAF_DOMAIN, BROWNIAN_NODE_DOMAIN, MASK64, _signed, draw_key, gaussian_block,
+                          item_keys, keys_for, mix64, word_offsets)
+
 NoiseSampler = Callable[[torch.Tensor | float, torch.Tensor | float], torch.Tensor]
 
-
-_MASK64 = 2 ** 64 - 1
-
-
-def _splitmix64(key: int) -> int:
-    """A fixed 64-bit mix (SplitMix64's finaliser): nearby keys give unrelated seeds."""
-    z = (key + 0x9E3779B97F4A7C15) & _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return z ^ (z >> 31)
+# Brownian cells are refined until they are this narrow in log sigma: two sigmas of one
+# schedule closer than 0.1 % (a Karras schedule of ~5000 steps) would share a cell
+BROWNIAN_LOG_RESOLUTION = 1e-3
 
 
-def _item_seeds(seed: int | None, batch: int) -> list[int]:
+def _resolve_seed(seed: int | None) -> int:
     if seed is None:
         # follow torch.manual_seed, as torch.randn_like would
-        seed = int(torch.randint(0, 2 ** 62, (), device="cpu"))
-    # torch generators take seeds below 2**63 here
-    return [_splitmix64((int(seed) + i) & _MASK64) >> 1 for i in range(batch)]
+        return int(torch.randint(0, 2 ** 62, (), device="cpu"))
+    return seed
+
+
+def _item_count(x: torch.Tensor) -> tuple[int, int]:
+    if x.dim() < 1 or x.shape[0] < 1:
+        raise ValueError(f"noise needs a latent with at least one batch item, got shape {tuple(x.shape)}")
+    return x.shape[0], math.prod(x.shape[1:])
+
+
+def gaussian_noise(x: torch.Tensor, seed: int, draw: int) -> torch.Tensor:
+    """The `draw`-th unit Gaussian latent of a run with `seed`: a pure function of (seed, item, draw),
+    shaped like x, on x's device, in x's dtype."""
+    batch, count = _item_count(x)
+    keys = item_keys(seed, batch, x.device)
+    noise = gaussian_block(keys.bitwise_xor_(draw_key(draw)), word_offsets((count + 1) // 2, x.device), count, x.dtype)
+    return noise.view(x.shape)
 
 
 def per_item_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSampler:
-    """Independent Gaussian noise per step, drawn per batch item from a CPU generator keyed by seed + index.
+    """Independent Gaussian noise per call: call n returns gaussian_noise(x, seed, n).
 
-    Drawing on the CPU makes the noise the same on every device; drawing in float32 makes
-    it the same for every latent dtype."""
-    generators = []
-    for s in _item_seeds(seed, x.shape[0]):
-        g = torch.Generator(device="cpu")
-        g.manual_seed(s)
-        generators.append(g)
-    item_shape = tuple(x.shape[1:])
-    # torch draws half-precision normals as float32 ones rounded: drawing them directly
-    # keeps the noise the same for every latent dtype without a float32 buffer
-    direct = x.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    Without a seed, one is taken from torch's global generator (torch.manual_seed decides)."""
+    batch, count = _item_count(x)
+    keys = item_keys(_resolve_seed(seed), batch, x.device)
+    offsets = word_offsets((count + 1) // 2, x.device)  # the same for every draw: made once
+    shape, dtype = x.shape, x.dtype
+    draws = iter(range(1 << 62))
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
-        noise = torch.empty((len(generators),) + item_shape, dtype=x.dtype)
-        for row, g in zip(noise, generators):  # drawn row by row in place: no stacking copy
-            if direct:
-                torch.randn(item_shape, generator=g, out=row)
-            else:
-                row.copy_(torch.randn(item_shape, generator=g, dtype=torch.float32))
-        return noise.to(device=x.device, non_blocking=True)
+        return gaussian_block(torch.bitwise_xor(keys, draw_key(next(draws))), offsets, count, dtype).view(shape)
 
     return sample
 
 
+def _float_bits(t: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", t))[0]
+
+
 def brownian_noise_sampler(x: torch.Tensor, sigma_min: float, sigma_max: float,
                            seed: int | None = None) -> NoiseSampler:
-    """Noise from one Brownian path per batch item (torchsde.BrownianTree), indexed by sigma.
+    """Noise from one Brownian path W per batch item, a fixed function of sigma for a seed.
 
-    The increment between two sigmas does not depend on which other sigmas were visited,
-    so changing the step count keeps the same path: the 20-step and the 40-step images of
-    one seed stay close. Needs torchsde (pip install torchsde)."""
-    try:
-        import torchsde
-    except ImportError as exc:
-        raise ImportError("Brownian noise needs torchsde: pip install torchsde") from exc
+    noise_sampler(s, t) = (W(max(s, t)) - W(min(s, t))) / sqrt(|t - s|): a unit Gaussian;
+    increments over disjoint intervals are independent, and the path does not depend on
+    which other sigmas are visited, so another step count keeps the same path.
+
+    W on [sigma_min, sigma_max] is built by Brownian bridges on a dyadic tree in log sigma:
+    W(sigma_min) = 0, W(sigma_max) = sqrt(sigma_max - sigma_min) Z_0, and for the cell [a, b]
+    of tree node n with midpoint m = sqrt(a b),
+
+        W(m) = W(a) + (m - a) / (b - a) (W(b) - W(a)) + sqrt((m - a)(b - m) / (b - a)) Z_n,
+
+    which is exactly the law of a Brownian motion at m given W(a), W(b). A query point t
+    descends to a cell narrower than BROWNIAN_LOG_RESOLUTION in log sigma and takes the same
+    bridge inside it with Z keyed by t's float64 bits. Every Z is a unit Gaussian latent of
+    the counter-based stream, keyed by (seed + item, node), so no tree is stored: the nodes
+    on the last queries' paths are kept, and a step draws only the nodes below where its
+    path leaves the previous one (about 10 latents a step for a 20-step Karras schedule).
+    """
     t0, t1 = float(sigma_min), float(sigma_max)
-    if not t0 < t1:
-        raise ValueError(f"a Brownian noise sampler needs sigma_min < sigma_max, got {t0} and {t1}")
-    w0 = torch.zeros(tuple(x.shape[1:]), dtype=torch.float32)
-    # torchsde rounds its end points to its tolerance: a little margin keeps every query inside
-    margin = 1e-5
-    trees = [torchsde.BrownianTree(max(t0 - margin, 0.0), w0, t1 + margin, entropy=s, tol=1e-6)
-             for s in _item_seeds(seed, x.shape[0])]
+    if not (math.isfinite(t0) and math.isfinite(t1) and 0 < t0 < t1):
+        raise ValueError(f"a Brownian noise sampler needs 0 < sigma_min < sigma_max, got {t0} and {t1}")
+    batch, count = _item_count(x)
+    keys = item_keys(_resolve_seed(seed), batch, x.device)
+    offsets = word_offsets((count + 1) // 2, x.device)
+    depth = max(1, math.ceil(math.log2(math.log(t1 / t0) / BROWNIAN_LOG_RESOLUTION)))
+    known: dict[int, torch.Tensor] = {}  # node -> W at its midpoint (node 0: W(t1))
+    points: dict[float, torch.Tensor] = {t0: torch.zeros(batch, count, device=x.device)}
+
+    def draw(parts: Sequence[int]) -> torch.Tensor:
+        return gaussian_block(keys_for(keys, parts), offsets, count, torch.float32)
+
+    def node_part(node: int) -> int:
+        return _signed(mix64((node ^ BROWNIAN_NODE_DOMAIN) & MASK64))
+
+    def path(t: float) -> tuple[list[tuple[int, float, float, float]], tuple[int, float, float]]:
+        """The nodes (id, a, m, b) whose midpoints W(t) needs, and t's last cell (id, a, b)."""
+        nodes, a, b, node = [], t0, t1, 1
+        for _ in range(depth):
+            m = math.sqrt(a * b)
+            nodes.append((node, a, m, b))
+            if t == m:
+                break
+            a, b, node = (a, m, 2 * node) if t < m else (m, b, 2 * node + 1)
+        return nodes, (node, a, b)
+
+    def bridge(w_a: torch.Tensor, w_b: torch.Tensor, a: float, t: float, b: float, z: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(w_a, w_b, (t - a) / (b - a)).add_(z, alpha=math.sqrt((t - a) * (b - t) / (b - a)))
+
+    def w_at(t: float) -> tuple[torch.Tensor, set[int]]:
+        if t in points:
+            return points[t], set()
+        nodes, (cell, a_leaf, b_leaf) = path(t)
+        used = {0} | {n for n, *_ in nodes}
+        new = [n for n in sorted(used) if n not in known]
+        if new:
+            fresh = dict(zip(new, draw([node_part(n) for n in new]).unbind(0)))
+            if 0 in fresh:
+                known[0] = fresh.pop(0).mul_(math.sqrt(t1 - t0))
+        values = {t0: points[t0], t1: known[0]}
+        for node, a, m, b in nodes:
+            if node not in known:
+                known[node] = bridge(values[a], values[b], a, m, b, fresh[node])
+            values[m] = known[node]
+        if t in values:
+            return values[t], used
+        leaf = _signed(mix64(mix64((cell ^ BROWNIAN_LEAF_DOMAIN) & MASK64) ^ _float_bits(t)))
+        return bridge(values[a_leaf], values[b_leaf], a_leaf, t, b_leaf, draw([leaf])[0]), used
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
-        a, b = sorted((float(sigma), float(sigma_next)))
-        a, b = max(a, t0), min(b, t1)
-        if not b > a:
+        lo, hi = sorted((min(max(float(sigma), t0), t1), min(max(float(sigma_next), t0), t1)))
+        if not hi > lo:
             return torch.zeros_like(x)
-        w = torch.stack([tree(a, b) for tree in trees]) / (b - a) ** 0.5
-        return w.to(device=x.device, dtype=x.dtype, non_blocking=True)
+        w_lo, used_lo = w_at(lo)
+        w_hi, used_hi = w_at(hi)
+        # keep what the next step can reuse: the nodes on these two paths and the two points
+        for node in [n for n in known if n not in used_lo | used_hi]:
+            del known[node]
+        for t in [t for t in points if t != t0]:
+            del points[t]
+        points[lo], points[hi] = w_lo, w_hi
+        noise = torch.sub(w_hi, w_lo).mul_(1.0 / math.sqrt(hi - lo))
+        return noise.view(x.shape).to(x.dtype)
 
     return sample
 
 
 def schedule_range(sigmas: Sequence[float] | torch.Tensor) -> tuple[float, float]:
-    """(smallest positive sigma, largest sigma) of a schedule: the interval a Brownian tree must cover."""
+    """(smallest positive sigma, largest sigma) of a schedule: the interval a Brownian path must cover."""
     values = [float(s) for s in torch.as_tensor(sigmas).flatten().tolist()]
     positive = [s for s in values if s > 0]
     return (min(positive) if positive else 0.0), max(values)
