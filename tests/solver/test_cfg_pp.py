@@ -132,7 +132,7 @@ def _cfg_reference(noise_scale: str) -> torch.Tensor:
 
         def rhs(lam, y):
             x = torch.from_numpy(y).view(BATCH, 2)
-            return (_log_derivative(phi, lam) * (x - cfg_model(x, torch.full((BATCH,), lam)))).reshape(-1).numpy()
+            return (_log_derivative(phi, lam) * (x - cfg_model(x, torch.full((BATCH,), lam, dtype=torch.float64)))).reshape(-1).numpy()
 
         sol = solve_ivp(rhs, (SIGMA_MAX, SIGMA_MIN), start.reshape(-1).numpy(), method="DOP853", rtol=1e-13,
                         atol=1e-13)
