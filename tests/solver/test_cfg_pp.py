@@ -193,3 +193,19 @@ def test_uncond_returning_nothing_is_a_clear_error():
     with pytest.raises(ValueError, match="unconditional prediction"):
         sample_er_sde(unconditional, torch.zeros(2, 2, dtype=torch.float64), sigmas, uncond=lambda: None,
                       disable=True)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_x0_derivatives_from_the_guided_predictions_would_fall_to_first_order(monkeypatch, order):
+    """Why x0' and x0'' come from the CFG-equivalent predictions: with the guided predictions in
+    the divided differences (history = x0_g, kick = alpha_t r) orders 2 and 3 converge with order 1."""
+    import k_diffusion_ext.er_sde as er_sde
+    plan = er_sde.plan_steps
+
+    def guided_history(*args, **kwargs):  # VE: alpha = 1, so alpha_t r = x_weight
+        return [s if s.returns_prediction else s._replace(cfg_pp_kick=s.x_weight, cfg_pp_history=0.0)
+                for s in plan(*args, **kwargs)]
+
+    monkeypatch.setattr(er_sde, "plan_steps", guided_history)
+    slope, errors = _cfg_pp_order("paper_default", 0.0, order)
+    assert slope < 1.2, f"the guided-difference variant converges with order {slope:.2f} (errors {errors})"
