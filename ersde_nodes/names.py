@@ -10,8 +10,12 @@ from __future__ import annotations
 
 # Names in the stock KSampler / KSamplerAdvanced / KSamplerSelect dropdowns.
 # comfy.k_diffusion.sampling gets a function "sample_" + name for each.
-SAMPLER_NAMES: tuple[str, ...] = ("er_sde_solver_1", "er_sde_solver_2", "er_sde_solver_3")
 SAMPLER_NAME_BY_ORDER: dict[int, str] = {1: "er_sde_solver_1", 2: "er_sde_solver_2", 3: "er_sde_solver_3"}
+# CFG++ (guided data term, unconditional re-noising direction); added in 0.2.0.
+CFG_PP_SAMPLER_NAME_BY_ORDER: dict[int, str] = {
+    1: "er_sde_solver_1_cfg_pp", 2: "er_sde_solver_2_cfg_pp", 3: "er_sde_solver_3_cfg_pp"}
+SAMPLER_NAMES: tuple[str, ...] = (tuple(SAMPLER_NAME_BY_ORDER.values())
+                                  + tuple(CFG_PP_SAMPLER_NAME_BY_ORDER.values()))
 
 # Node ids (NODE_CLASS_MAPPINGS keys / V3 node_id) and display names. The built-in
 # ComfyUI node for the paper's code is "SamplerER_SDE"; these are distinct from it.
@@ -31,9 +35,13 @@ IN_ETA = "eta"
 IN_S_NOISE = "s_noise"
 IN_NOISE_TYPE = "noise_type"
 IN_SCHEME = "scheme"
+IN_CFG_PP = "cfg_pp"  # added in 0.2.0: optional, last, default False (0.1.0 graphs unchanged)
 ER_SDE_INPUTS: tuple[str, ...] = (
-    IN_ORDER, IN_NOISE_SCALE, IN_CUSTOM_NOISE_SCALE, IN_ETA, IN_S_NOISE, IN_NOISE_TYPE, IN_SCHEME,
+    IN_ORDER, IN_NOISE_SCALE, IN_CUSTOM_NOISE_SCALE, IN_ETA, IN_S_NOISE, IN_NOISE_TYPE, IN_SCHEME, IN_CFG_PP,
 )
+# Inputs added after 0.1.0, each optional with a default that reproduces the older graphs:
+# saved workflows may lack them (UI files then have fewer widget values).
+OPTIONAL_INPUTS: tuple[str, ...] = (IN_CFG_PP,)
 
 # The stock KSampler's inputs that "KSampler (ER-SDE)" repeats, in its order (less sampler_name),
 # followed by ER_SDE_INPUTS.

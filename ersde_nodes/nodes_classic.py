@@ -23,7 +23,11 @@ def _classic_input(spec: specs.InputSpec) -> tuple:
 
 
 def _input_types(inputs: list[specs.InputSpec]) -> dict:
-    return {"required": {s.name: _classic_input(s) for s in inputs}}
+    types = {"required": {s.name: _classic_input(s) for s in inputs if not s.optional}}
+    optional = {s.name: _classic_input(s) for s in inputs if s.optional}
+    if optional:
+        types["optional"] = optional
+    return types
 
 
 class ERSDESolverSampler:

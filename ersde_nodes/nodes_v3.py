@@ -13,7 +13,7 @@ from .sampling import ksampler_er_sde, make_sampler
 def _v3_input(io: Any, spec: specs.InputSpec) -> Any:
     kind = {
         "MODEL": io.Model, "CONDITIONING": io.Conditioning, "LATENT": io.Latent,
-        "INT": io.Int, "FLOAT": io.Float, "STRING": io.String, "COMBO": io.Combo,
+        "INT": io.Int, "FLOAT": io.Float, "STRING": io.String, "BOOLEAN": io.Boolean, "COMBO": io.Combo,
     }[spec.kind]
     if spec.kind in ("MODEL", "CONDITIONING", "LATENT"):
         return kind.Input(spec.name, tooltip=spec.tooltip)
@@ -21,6 +21,8 @@ def _v3_input(io: Any, spec: specs.InputSpec) -> Any:
         return kind.Input(spec.name, options=list(spec.options), default=spec.default, tooltip=spec.tooltip)
     if spec.kind == "STRING":
         return kind.Input(spec.name, default=spec.default, multiline=False, tooltip=spec.tooltip)
+    if spec.kind == "BOOLEAN":
+        return kind.Input(spec.name, default=spec.default, tooltip=spec.tooltip, optional=spec.optional)
     return kind.Input(spec.name, default=spec.default, min=spec.min, max=spec.max, step=spec.step,
                       tooltip=spec.tooltip, **spec.extra)
 

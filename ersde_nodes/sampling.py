@@ -67,14 +67,19 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
                         callback: Callable | None = None, disable: bool | None = None, *, order: int = 3,
                         noise_scale: Any = solver.DEFAULT_NOISE_SCALE, eta: float = 1.0, s_noise: float = 1.0,
                         noise_type: str = names.NOISE_GAUSSIAN, scheme: str = names.SCHEME_CORRECTED,
-                        noise_sampler: Callable | None = None) -> torch.Tensor:
+                        noise_sampler: Callable | None = None, cfg_pp: bool = False) -> torch.Tensor:
     """ER-SDE-Solver with ComfyUI's sampler-function signature (see comfy.samplers.KSAMPLER).
 
     Flow models (CONST) run with alpha = 1 - sigma and a first sigma of 1 moved just below 1;
     every other model type runs VE-scaled (alpha = 1). The noise is per-batch-item seeded
     from extra_args["seed"] ("gaussian") or a Brownian path per item ("brownian");
-    an explicit noise_sampler wins over noise_type."""
+    an explicit noise_sampler wins over noise_type. cfg_pp: CFG++, with the unconditional
+    prediction taken from ComfyUI's CFG through a post-CFG function, as ComfyUI's own
+    *_cfg_pp samplers do (which also computes it at cfg 1)."""
     extra_args = {} if extra_args is None else extra_args
+    uncond = None
+    if cfg_pp:
+        extra_args, uncond = _capture_uncond(extra_args)
     if sigmas.ndim != 1 or sigmas.numel() < 2:
         raise ERSDEInputError(
             f"the schedule has {sigmas.numel()} sigma(s), so there is no step to sample: give the sampler at least "
@@ -93,32 +98,64 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
     try:
         return solver.sample_er_sde(denoiser, x, sigmas, extra_args, callback, disable, order=order,
                                     noise_scale=noise_scale, eta=eta, s_noise=s_noise,
-                                    noise_sampler=noise_sampler, alphas=alphas, scheme=scheme)
+                                    noise_sampler=noise_sampler, alphas=alphas, scheme=scheme, uncond=uncond)
     except ValueError as exc:
         if called or isinstance(exc, ERSDEInputError):
             raise  # raised by the model or the host, not by the solver's input checks
         raise ERSDEInputError(f"ER-SDE-Solver cannot sample: {exc}.{_hint(noise_scale, noise_type)}") from exc
 
 
-def _fixed_order(order: int) -> Callable[..., torch.Tensor]:
+def _capture_uncond(extra_args: dict) -> tuple[dict, Callable[[], torch.Tensor]]:
+    """extra_args (a copy) whose model_options hold a post-CFG function that keeps the
+    unconditional prediction of the latest model call, and the function that returns it."""
+    import comfy.model_patcher
+
+    captured: list[torch.Tensor | None] = [None]
+
+    def keep_uncond(args: dict) -> torch.Tensor:
+        captured[0] = args["uncond_denoised"]
+        return args["denoised"]
+
+    extra_args = dict(extra_args)
+    model_options = dict(extra_args.get("model_options", {}))
+    extra_args["model_options"] = comfy.model_patcher.set_model_options_post_cfg_function(
+        model_options, keep_uncond, disable_cfg1_optimization=True)
+
+    def uncond() -> torch.Tensor:
+        prediction, captured[0] = captured[0], None  # each model call must hand over its own
+        if prediction is None:
+            raise ERSDEInputError(
+                "CFG++ got no unconditional prediction from ComfyUI's CFG: this model call ran without "
+                "the post-CFG functions (a model patch that replaces CFG?). Use the sampler without CFG++.")
+        return prediction
+
+    return extra_args, uncond
+
+
+def _fixed_order(order: int, cfg_pp: bool = False) -> Callable[..., torch.Tensor]:
     def sampler(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict | None = None,
                 callback: Callable | None = None, disable: bool | None = None, **options: Any) -> torch.Tensor:
+        if cfg_pp:
+            options["cfg_pp"] = True
         return sample_er_sde_comfy(model, x, sigmas, extra_args, callback, disable, order=order, **options)
 
-    sampler.__name__ = sampler.__qualname__ = "sample_" + names.SAMPLER_NAME_BY_ORDER[order]
-    sampler.__doc__ = (f"ER-SDE-Solver-{order} with the paper's default noise scale, for ComfyUI "
-                       "(flow models get alpha = 1 - sigma). See sample_er_sde_comfy.")
+    name = (names.CFG_PP_SAMPLER_NAME_BY_ORDER if cfg_pp else names.SAMPLER_NAME_BY_ORDER)[order]
+    sampler.__name__ = sampler.__qualname__ = "sample_" + name
+    sampler.__doc__ = (f"ER-SDE-Solver-{order}{' with CFG++' if cfg_pp else ''} and the paper's default noise "
+                       "scale, for ComfyUI (flow models get alpha = 1 - sigma). See sample_er_sde_comfy.")
     return sampler
 
 
-# "sample_er_sde_solver_N" -> function, as comfy.samplers.ksampler() looks them up.
+# "sample_er_sde_solver_N[_cfg_pp]" -> function, as comfy.samplers.ksampler() looks them up.
 COMFY_SAMPLER_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "sample_" + names.SAMPLER_NAME_BY_ORDER[order]: _fixed_order(order) for order in (1, 2, 3)
+    "sample_" + by_order[order]: _fixed_order(order, cfg_pp)
+    for cfg_pp, by_order in ((False, names.SAMPLER_NAME_BY_ORDER), (True, names.CFG_PP_SAMPLER_NAME_BY_ORDER))
+    for order in (1, 2, 3)
 }
 
 
 def sampler_options(order: int, noise_scale: str, custom_noise_scale: str, eta: float, s_noise: float,
-                    noise_type: str, scheme: str) -> dict[str, Any]:
+                    noise_type: str, scheme: str, cfg_pp: bool = False) -> dict[str, Any]:
     """The nodes' ER-SDE inputs as keyword options of sample_er_sde_comfy, checked."""
     if noise_type not in names.NOISE_TYPES:
         raise ERSDEInputError(f"unknown {names.IN_NOISE_TYPE} {noise_type!r}: pick one of {', '.join(names.NOISE_TYPES)}.")
@@ -127,7 +164,8 @@ def sampler_options(order: int, noise_scale: str, custom_noise_scale: str, eta: 
     if int(order) not in (1, 2, 3):
         raise ERSDEInputError(f"{names.IN_ORDER} must be 1, 2 or 3, got {order!r}.")
     return {"order": int(order), "noise_scale": noise_scale_from_inputs(noise_scale, custom_noise_scale),
-            "eta": float(eta), "s_noise": float(s_noise), "noise_type": noise_type, "scheme": scheme}
+            "eta": float(eta), "s_noise": float(s_noise), "noise_type": noise_type, "scheme": scheme,
+            "cfg_pp": bool(cfg_pp)}
 
 
 def make_sampler(**inputs: Any) -> Any:

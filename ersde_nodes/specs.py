@@ -13,7 +13,7 @@ from ._solver import solver
 @dataclass(frozen=True)
 class InputSpec:
     name: str
-    kind: str  # MODEL, CONDITIONING, LATENT, INT, FLOAT, STRING, COMBO
+    kind: str  # MODEL, CONDITIONING, LATENT, INT, FLOAT, STRING, BOOLEAN, COMBO
     tooltip: str
     default: Any = None
     options: tuple = ()
@@ -21,6 +21,7 @@ class InputSpec:
     max: float | None = None
     step: float | None = None
     extra: dict = field(default_factory=dict)
+    optional: bool = False  # inputs added after 0.1.0: graphs saved without them keep working
 
 
 NOISE_SCALE_OPTIONS: tuple[str, ...] = tuple(solver.NOISE_SCALES) + (names.CUSTOM,)
@@ -32,6 +33,14 @@ SAMPLER_DESCRIPTION = (
 KSAMPLER_DESCRIPTION = (
     "The stock KSampler with the ER-SDE-Solver and its settings: same seed, schedule, denoise, "
     "previews, noise masks (inpainting) and model patches as KSampler.")
+
+
+CFG_PP_TOOLTIP = (
+    "CFG++ (Chung et al. 2024): each step keeps the guided prediction as its data term but re-noises along the "
+    "unconditional model's noise, which keeps samples closer to the data at low guidance. Use a much lower cfg "
+    "than usual, about 0.5 to 2 instead of 5 to 8: CFG++ at cfg g guides about as strongly as plain CFG at "
+    "2 g with 10 steps, 3.5 g with 20 steps and 8 g with 50 steps (the paper's default noise scale). "
+    "Off: plain CFG, as before.")
 
 
 def er_sde_inputs() -> list[InputSpec]:
@@ -71,6 +80,7 @@ def er_sde_inputs() -> list[InputSpec]:
                   "reference: the paper's code and ComfyUI's built-in er_sde (order 3 converges like order 2), "
                   "to reproduce their results.",
                   default=names.SCHEME_CORRECTED, options=names.SCHEMES),
+        InputSpec(names.IN_CFG_PP, "BOOLEAN", CFG_PP_TOOLTIP, default=False, optional=True),
     ]
 
 

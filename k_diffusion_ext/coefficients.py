@@ -30,11 +30,17 @@ MAX_PANEL_WIDTH = 0.5
 
 
 class Step(NamedTuple):
-    """Weights of one update: x_next = x_weight x + sum(d_weights[k] * prediction_k) + noise_std z."""
+    """Weights of one update: x_next = x_weight x + sum(d_weights[k] * prediction_k) + noise_std z.
+
+    CFG++ (er_sde.sample_er_sde with `uncond`) adds cfg_pp_kick * (guided - unconditional
+    prediction) and keeps guided + cfg_pp_history * (guided - unconditional) for the next
+    steps' divided differences; both are 0 where they do not apply."""
     x_weight: float
     d_weights: tuple[float, ...]  # current prediction, previous, the one before
     noise_std: float
     returns_prediction: bool      # the step to sigma = 0: x_next is the prediction itself
+    cfg_pp_kick: float = 0.0      # d_weights[0] r / (1 - r); alpha_t at a zero-length step (r = 1)
+    cfg_pp_history: float = 0.0   # r / (1 - r): the step's CFG-equivalent prediction, see er_sde
 
 
 def validate_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
@@ -205,6 +211,11 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
             weights = tuple(c1 * f + c2 * g for f, g in zip(first, second))
             weights = (weights[0] + alpha_t * (1.0 - r),) + weights[1:]
             variance = max(lam_t * lam_t - lam_s * lam_s * r * r, 0.0)
-            steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False))
+            # CFG++: a step of zero length (r = 1) has no CFG-equivalent scale; its prediction
+            # never enters a divided difference (the history restarts after it)
+            history_shift = r / (1.0 - r) if r < 1.0 else 0.0
+            kick = weights[0] * history_shift if r < 1.0 else alpha_t
+            steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False,
+                              kick, history_shift))
         history = min(history + 1, 2)
     return steps

@@ -1,7 +1,8 @@
 """ER-SDE-Solver 1/2/3 for AUTOMATIC1111-family WebUIs (Forge, reForge, A1111).
 
 The WebUI loads every ``extensions/<folder>/scripts/*.py`` by file path under a generic
-module name. At load this script adds "ER-SDE-Solver 1/2/3" to the host's sampler list
+module name. At load this script adds "ER-SDE-Solver 1/2/3" (and "ER-SDE-Solver 1/2/3 CFG++"
+where the host hands samplers the unconditional prediction) to the host's sampler list
 (dropdown and the txt2img/img2img API): through ``sd_samplers.add_sampler`` where the host
 has it (Forge), else through SamplerData + ``all_samplers`` + ``set_samplers()``. Loading it
 again (UI reload, a second copy of the folder) adds nothing.
@@ -42,7 +43,8 @@ solver = _load_by_path(glue.SOLVER_MODULE_NAME, os.path.join(_EXTENSION_ROOT, "k
 def _constructor(spec):
     from modules import sd_samplers_kdiffusion
 
-    function = glue.make_sampler_function(solver.SAMPLER_FUNCTIONS[spec.funcname], spec.funcname)
+    name = spec.funcname + ("_cfg_pp" if spec.cfg_pp else "")
+    function = glue.make_sampler_function(solver.SAMPLER_FUNCTIONS[spec.funcname], name, cfg_pp=spec.cfg_pp)
 
     def construct(model):
         sampler = sd_samplers_kdiffusion.KDiffusionSampler(function, model)
@@ -53,12 +55,29 @@ def _constructor(spec):
     return construct
 
 
+def host_hands_uncond() -> bool:
+    """Whether this WebUI's CFG denoiser can hand samplers the unconditional prediction (see
+    glue.uncond_route): Forge and reForge through the Forge unet's model_options, A1111 1.10+
+    through CFGDenoiser.need_last_noise_uncond. Older hosts get no CFG++ entries."""
+    try:
+        import modules_forge  # noqa: F401  (Forge, reForge)
+        return True
+    except ImportError:
+        pass
+    try:
+        import inspect
+        from modules import sd_samplers_cfg_denoiser
+        return "need_last_noise_uncond" in inspect.getsource(sd_samplers_cfg_denoiser.CFGDenoiser.__init__)
+    except Exception:
+        return False
+
+
 def register_samplers():
     """Add the missing ER-SDE entries to the host's sampler list; returns the labels added."""
     from modules import sd_samplers, sd_samplers_common
 
     new = [sd_samplers_common.SamplerData(spec.label, _constructor(spec), list(spec.aliases), glue.sampler_options())
-           for spec in glue.missing_specs(s.name for s in sd_samplers.all_samplers)]
+           for spec in glue.missing_specs((s.name for s in sd_samplers.all_samplers), cfg_pp=host_hands_uncond())]
     if not new:
         return []
     add_sampler = getattr(sd_samplers, "add_sampler", None)

@@ -57,6 +57,7 @@ class Schema:
 _ER_SDE_KINDS = {
     names.IN_ORDER: "INT", names.IN_NOISE_SCALE: "COMBO", names.IN_CUSTOM_NOISE_SCALE: "STRING",
     names.IN_ETA: "FLOAT", names.IN_S_NOISE: "FLOAT", names.IN_NOISE_TYPE: "COMBO", names.IN_SCHEME: "COMBO",
+    names.IN_CFG_PP: "BOOLEAN",
 }
 _KSAMPLER_KINDS = {
     names.IN_MODEL: "MODEL", names.IN_SEED: "INT", names.IN_STEPS: "INT", names.IN_CFG: "FLOAT",
@@ -310,7 +311,7 @@ XA, XB, XC, XD, XE = 40, 540, 1020, 1420, 1820
 ER_SDE_DEFAULTS: dict[str, Any] = {
     names.IN_ORDER: 3, names.IN_NOISE_SCALE: "paper_default", names.IN_CUSTOM_NOISE_SCALE: names.DEFAULT_CUSTOM_EXPRESSION,
     names.IN_ETA: 1.0, names.IN_S_NOISE: 1.0, names.IN_NOISE_TYPE: names.NOISE_GAUSSIAN,
-    names.IN_SCHEME: names.SCHEME_CORRECTED,
+    names.IN_SCHEME: names.SCHEME_CORRECTED, names.IN_CFG_PP: False,
 }
 
 SD15_POSITIVE = ("a lighthouse on a rocky coast at sunset, dramatic clouds, golden light, "
@@ -446,7 +447,40 @@ def sdxl_two_pass() -> Graph:
     return g
 
 
-WORKFLOWS = (sd15_txt2img_ksampler, sd15_custom_advanced, sdxl_txt2img_ksampler_ersde, sdxl_two_pass)
+CFG_PP_SETTINGS = (
+    "Settings that suit ER-SDE-Solver with CFG++:\n"
+    "- sampler_name er_sde_solver_3_cfg_pp (also _1_cfg_pp, _2_cfg_pp)\n"
+    "- cfg much LOWER than usual: about 0.5-2, not 5-8. CFG++ guides far more strongly at the same\n"
+    "  number: cfg g acts like plain CFG at about 2 g at 10 steps, 3.5 g at 20 steps, 8 g at 50 steps\n"
+    "- scheduler: karras; steps: 20-30\n"
+    "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore"
+)
+
+
+def sdxl_txt2img_ksampler_cfg_pp() -> Graph:
+    g = Graph("sdxl_txt2img_ksampler_er_sde_solver_3_cfg_pp",
+              "SDXL base text to image at 1024x1024, stock KSampler with er_sde_solver_3_cfg_pp (CFG++)")
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(SDXL_CKPT, SDXL_URL),
+                 ckpt_name=SDXL_CKPT)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, SDXL_POSITIVE, SDXL_NEGATIVE)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=1024, height=1024, batch_size=1)
+    ks = g.add("KSampler", (XC, 120), size=(320, 262), model=ckpt["MODEL"], seed=SEED, steps=25, cfg=1.5,
+               sampler_name=names.CFG_PP_SAMPLER_NAME_BY_ORDER[3], scheduler="karras", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 120), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
+    save = g.add("SaveImage", (XD, 220), size=(440, 480), images=dec["IMAGE"],
+                 filename_prefix="ER-SDE/sdxl_txt2img_cfg_pp")
+    g.note((XA, 300), (440, 360), _download(SDXL_CKPT, SDXL_URL, "SDXL base 1.0") + CFG_PP_SETTINGS +
+           "\n\nCFG++ keeps the guided prediction as each step's data term and re-noises along the "
+           "unconditional model's noise.",
+           title="Read me: ER-SDE-Solver 3 with CFG++ (SDXL)")
+    g.group("Prompt", pos, neg, latent)
+    g.group("Sample with er_sde_solver_3_cfg_pp, cfg 1.5", ks)
+    return g
+
+
+WORKFLOWS = (sd15_txt2img_ksampler, sd15_custom_advanced, sdxl_txt2img_ksampler_ersde, sdxl_two_pass,
+             sdxl_txt2img_ksampler_cfg_pp)
 
 
 def dumps(data: Any) -> str:

@@ -22,6 +22,7 @@ class SamplerSpec(NamedTuple):
     aliases: tuple   # lower-case names the host also resolves (sd_samplers.samplers_map)
     order: int
     funcname: str    # the solver's function in k_diffusion_ext.SAMPLER_FUNCTIONS
+    cfg_pp: bool = False  # CFG++: needs the host's unconditional prediction (see uncond_capture)
 
 
 # Released names: never rename, never reorder meanings.
@@ -31,6 +32,13 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
     SamplerSpec("ER-SDE-Solver 3", ("er_sde_solver_3",), 3, "sample_er_sde_solver_3"),
 )
 LABELS: tuple[str, ...] = tuple(spec.label for spec in SAMPLERS)
+# Added in 0.2.0, listed only where the host hands a sampler the unconditional prediction.
+CFG_PP_SAMPLERS: tuple[SamplerSpec, ...] = (
+    SamplerSpec("ER-SDE-Solver 1 CFG++", ("er_sde_solver_1_cfg_pp",), 1, "sample_er_sde_solver_1", True),
+    SamplerSpec("ER-SDE-Solver 2 CFG++", ("er_sde_solver_2_cfg_pp",), 2, "sample_er_sde_solver_2", True),
+    SamplerSpec("ER-SDE-Solver 3 CFG++", ("er_sde_solver_3_cfg_pp",), 3, "sample_er_sde_solver_3", True),
+)
+CFG_PP_LABELS: tuple[str, ...] = tuple(spec.label for spec in CFG_PP_SAMPLERS)
 
 # SamplerData options, read by the host's KDiffusionSampler / processing:
 #  scheduler       "Automatic" resolves to Karras (the paper samples on the EDM/Karras schedule)
@@ -55,10 +63,89 @@ def sampler_options() -> dict[str, Any]:
     return dict(SAMPLER_OPTIONS)
 
 
-def missing_specs(existing_labels: Iterable[str]) -> list[SamplerSpec]:
-    """The entries not yet registered (dedup by label, so loading twice adds nothing)."""
+def missing_specs(existing_labels: Iterable[str], cfg_pp: bool = False) -> list[SamplerSpec]:
+    """The entries not yet registered (dedup by label, so loading twice adds nothing); the
+    CFG++ entries too when the host can hand over the unconditional prediction."""
     existing = set(existing_labels)
-    return [spec for spec in SAMPLERS if spec.label not in existing]
+    specs = SAMPLERS + (CFG_PP_SAMPLERS if cfg_pp else ())
+    return [spec for spec in specs if spec.label not in existing]
+
+
+# How a WebUI's CFG denoiser (the `model` a k-diffusion sampler gets) can hand over the
+# unconditional x0 prediction of each call:
+#  Forge, reForge  model.inner_model.inner_model.forge_objects.unet.model_options is read on
+#                  every call and goes to the ComfyUI-derived CFG, which runs its
+#                  "sampler_post_cfg_function"s with args["uncond_denoised"] (and computes the
+#                  unconditional pass at cfg 1 with "disable_cfg1_optimization"), as ComfyUI does.
+#  A1111 (1.10)    CFGDenoiser.need_last_noise_uncond = True keeps the unconditional rows of the
+#                  inner denoiser's output in last_noise_uncond (x0 predictions on the
+#                  k-diffusion path; its DDIM CFG++ uses the same attribute). When the host
+#                  skips the unconditional pass (NGMS, skip early CFG) those rows are the
+#                  conditional ones, which are then also the guided prediction: a plain step.
+UNCOND_VIA_MODEL_OPTIONS = "model_options"
+UNCOND_VIA_LAST_NOISE_UNCOND = "last_noise_uncond"
+
+
+def _forge_unet(model: Any) -> Any:
+    sd_model = getattr(getattr(model, "inner_model", None), "inner_model", None)
+    return getattr(getattr(sd_model, "forge_objects", None), "unet", None)
+
+
+def uncond_route(model: Any) -> str | None:
+    """Which of the two ways above this denoiser supports (None: neither)."""
+    unet = _forge_unet(model)
+    if unet is not None and isinstance(getattr(unet, "model_options", None), dict):
+        return UNCOND_VIA_MODEL_OPTIONS
+    if hasattr(model, "need_last_noise_uncond") and hasattr(model, "last_noise_uncond"):
+        return UNCOND_VIA_LAST_NOISE_UNCOND
+    return None
+
+
+class UncondCapture:
+    """While active (a context manager), `uncond()` returns the unconditional x0 prediction of
+    the latest call of `model`; on exit the host's denoiser is as it was."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.route = uncond_route(model)
+        if self.route is None:
+            raise ValueError("CFG++ needs the unconditional prediction, and this WebUI's CFG denoiser does not "
+                             "hand it to samplers: pick the sampler without CFG++")
+        self._captured: list[torch.Tensor | None] = [None]
+        self._saved: Any = None
+
+    def _keep(self, args: dict) -> torch.Tensor:
+        self._captured[0] = args["uncond_denoised"]
+        return args["denoised"]
+
+    def __enter__(self) -> "UncondCapture":
+        if self.route == UNCOND_VIA_MODEL_OPTIONS:
+            unet = _forge_unet(self.model)
+            self._saved = unet.model_options
+            options = dict(self._saved)  # a new dict: the host's own is put back untouched
+            options["sampler_post_cfg_function"] = list(options.get("sampler_post_cfg_function", [])) + [self._keep]
+            options["disable_cfg1_optimization"] = True
+            unet.model_options = options
+        else:
+            self._saved = self.model.need_last_noise_uncond
+            self.model.need_last_noise_uncond = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.route == UNCOND_VIA_MODEL_OPTIONS:
+            _forge_unet(self.model).model_options = self._saved
+        else:
+            self.model.need_last_noise_uncond = self._saved
+
+    def uncond(self) -> torch.Tensor:
+        if self.route == UNCOND_VIA_MODEL_OPTIONS:
+            prediction, self._captured[0] = self._captured[0], None
+        else:
+            prediction = self.model.last_noise_uncond
+        if prediction is None:
+            raise ValueError("CFG++: the WebUI's CFG ran without handing over the unconditional prediction "
+                             "(an extension that replaces CFG?); pick the sampler without CFG++")
+        return prediction
 
 
 def is_flow_prediction(prediction_type: str | None = None, class_names: Iterable[str] = ()) -> bool:
@@ -122,7 +209,8 @@ def host_rng_noise(model: Any, x: torch.Tensor) -> Callable[[Any, Any], torch.Te
     return noise_sampler
 
 
-def make_sampler_function(solver_function: Callable[..., torch.Tensor], name: str) -> Callable[..., torch.Tensor]:
+def make_sampler_function(solver_function: Callable[..., torch.Tensor], name: str,
+                          cfg_pp: bool = False) -> Callable[..., torch.Tensor]:
     """The callable a WebUI's KDiffusionSampler runs for one entry.
 
     Its signature is what the host inspects: ``sigmas`` (the host passes its schedule),
@@ -141,8 +229,13 @@ def make_sampler_function(solver_function: Callable[..., torch.Tensor], name: st
             sigmas, alphas = flow_schedule(sigmas)
         if noise_sampler is None:
             noise_sampler = host_rng_noise(model, x)
-        return solver_function(model, x, sigmas, extra_args, callback, disable,
-                               eta=float(eta), s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas)
+        if not cfg_pp:
+            return solver_function(model, x, sigmas, extra_args, callback, disable,
+                                   eta=float(eta), s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas)
+        with UncondCapture(model) as capture:
+            return solver_function(model, x, sigmas, extra_args, callback, disable, eta=float(eta),
+                                   s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas,
+                                   uncond=capture.uncond)
 
     sampler.__name__ = sampler.__qualname__ = name
     sampler.__doc__ = solver_function.__doc__

@@ -5,7 +5,8 @@ import asyncio
 
 import pytest
 
-NAMES = ["er_sde_solver_1", "er_sde_solver_2", "er_sde_solver_3"]
+NAMES = ["er_sde_solver_1", "er_sde_solver_2", "er_sde_solver_3",
+         "er_sde_solver_1_cfg_pp", "er_sde_solver_2_cfg_pp", "er_sde_solver_3_cfg_pp"]
 
 
 def test_sampler_names_in_ksampler_ksampleradvanced_and_ksamplerselect_dropdowns(host):
@@ -31,7 +32,7 @@ def test_builtin_sampler_names_and_er_sde_untouched(host):
 
 def test_registered_names_resolve_to_our_functions_through_ksampler(host):
     import comfy.samplers
-    for order, name in enumerate(NAMES, start=1):
+    for name in NAMES:
         sampler = comfy.samplers.sampler_object(name)
         assert sampler.sampler_function.__name__ == f"sample_{name}"
         assert sampler.sampler_function.__module__.endswith("ersde_nodes.sampling")
@@ -60,13 +61,21 @@ def test_nodes_registered_with_ids_display_names_and_input_order(host):
     assert nodes.NODE_DISPLAY_NAME_MAPPINGS["ERSDESolverSampler"] == "ER-SDE-Solver Sampler"
     assert nodes.NODE_DISPLAY_NAME_MAPPINGS["KSamplerERSDE"] == "KSampler (ER-SDE)"
     assert "SamplerER_SDE" in nodes.NODE_CLASS_MAPPINGS  # the built-in one, still there
-    sampler_inputs = nodes.NODE_CLASS_MAPPINGS["ERSDESolverSampler"].INPUT_TYPES()["required"]
-    ksampler_inputs = nodes.NODE_CLASS_MAPPINGS["KSamplerERSDE"].INPUT_TYPES()["required"]
-    assert list(sampler_inputs) == ["order", "noise_scale", "custom_noise_scale", "eta", "s_noise",
-                                    "noise_type", "scheme"] == list(names.SAMPLER_INPUTS)
-    assert list(ksampler_inputs) == ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative",
-                                     "latent_image", "denoise", "order", "noise_scale", "custom_noise_scale",
-                                     "eta", "s_noise", "noise_type", "scheme"] == list(names.KSAMPLER_INPUTS)
+    sampler_types = nodes.NODE_CLASS_MAPPINGS["ERSDESolverSampler"].INPUT_TYPES()
+    ksampler_types = nodes.NODE_CLASS_MAPPINGS["KSamplerERSDE"].INPUT_TYPES()
+    # 0.1.0's inputs stay required and in their order; inputs added later are optional, at the end
+    assert list(sampler_types["required"]) == ["order", "noise_scale", "custom_noise_scale", "eta", "s_noise",
+                                               "noise_type", "scheme"]
+    assert list(ksampler_types["required"]) == ["model", "seed", "steps", "cfg", "scheduler", "positive",
+                                                "negative", "latent_image", "denoise", "order", "noise_scale",
+                                                "custom_noise_scale", "eta", "s_noise", "noise_type", "scheme"]
+    for types_ in (sampler_types, ksampler_types):
+        assert list(types_["optional"]) == ["cfg_pp"] == list(names.OPTIONAL_INPUTS)
+        assert types_["optional"]["cfg_pp"][1]["default"] is False
+    sampler_inputs = sampler_types["required"] | sampler_types["optional"]
+    ksampler_inputs = ksampler_types["required"] | ksampler_types["optional"]
+    assert list(sampler_inputs) == list(names.SAMPLER_INPUTS)
+    assert list(ksampler_inputs) == list(names.KSAMPLER_INPUTS)
     for inputs in (sampler_inputs, ksampler_inputs):
         for name, (_, options) in inputs.items():
             assert options.get("tooltip"), f"input {name} has no tooltip"

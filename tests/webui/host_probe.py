@@ -34,6 +34,7 @@ WEBUI = os.path.abspath(os.environ["WEBUI_DIR"])
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(EXTENSION_ROOT, "scripts", "er_sde_samplers.py")
 LABELS = json.loads(os.environ.get("ERSDE_WEBUI_LABELS", '["ER-SDE-Solver 1", "ER-SDE-Solver 2", "ER-SDE-Solver 3"]'))
+CFG_PP_LABELS = ["ER-SDE-Solver 1 CFG++", "ER-SDE-Solver 2 CFG++", "ER-SDE-Solver 3 CFG++"]
 STATE: dict = {}
 
 
@@ -226,6 +227,33 @@ def _flow():
             "detected_flow": glue.is_flow_prediction(prediction_type, class_names),
             "host_first_sigma": float(sampler.get_sigmas(p, 6)[0]), "model_sigmas": sigmas_seen,
             "std": float(out.std())}
+
+
+@check("cfg_pp")
+def _cfg_pp():
+    """ER-SDE-Solver 3 CFG++ through the host's CFG: the unconditional prediction arrives through
+    the Forge unet's model_options (one post-CFG call a step), the result differs from plain CFG,
+    and the host's model_options object is back in place afterwards."""
+    import torch
+    glue = sys.modules["er_sde_nodes_webui_glue"]
+    seen = []
+    keep = glue.UncondCapture._keep
+
+    def counting_keep(self, args):
+        seen.append(args["uncond_denoised"] is not None and args["uncond_denoised"] is not args["denoised"])
+        return keep(self, args)
+
+    glue.UncondCapture._keep = counting_keep
+    try:
+        out, sampler, p = sample("ER-SDE-Solver 3 CFG++", [1234])
+    finally:
+        glue.UncondCapture._keep = keep
+    unet = sampler.model_wrap_cfg.inner_model.inner_model.forge_objects.unet
+    plain, _, _ = sample("ER-SDE-Solver 3", [1234])
+    return {"finite": bool(torch.isfinite(out).all()), "post_cfg_calls": len(seen), "uncond_given": all(seen),
+            "max_diff_to_plain": float((out - plain).abs().max()),
+            "options_restored": "sampler_post_cfg_function" not in unet.model_options,
+            "func": getattr(sampler.func, "__name__", None), "model_calls": int(sampler.model_wrap_cfg.step)}
 
 
 print("\nERSDE_PROBE_RESULT " + json.dumps(RESULTS), flush=True)

@@ -191,3 +191,104 @@ def test_webui_files_import_no_comfyui_module():
 def test_comfyui_entry_imports_no_webui_module():
     text = (ROOT / "__init__.py").read_text()
     assert "scripts" not in text.split('"""', 2)[-1] and "from modules" not in text
+
+
+# ---- CFG++ entries (0.2.0)
+
+def test_cfg_pp_labels_and_aliases(glue):
+    assert [(s.label, s.aliases, s.order, s.funcname, s.cfg_pp) for s in glue.CFG_PP_SAMPLERS] == [
+        ("ER-SDE-Solver 1 CFG++", ("er_sde_solver_1_cfg_pp",), 1, "sample_er_sde_solver_1", True),
+        ("ER-SDE-Solver 2 CFG++", ("er_sde_solver_2_cfg_pp",), 2, "sample_er_sde_solver_2", True),
+        ("ER-SDE-Solver 3 CFG++", ("er_sde_solver_3_cfg_pp",), 3, "sample_er_sde_solver_3", True),
+    ]
+    assert glue.missing_specs([]) == list(glue.SAMPLERS), "CFG++ listed on a host that cannot hand over uncond"
+    assert [s.label for s in glue.missing_specs(["ER-SDE-Solver 1"], cfg_pp=True)] == [
+        "ER-SDE-Solver 2", "ER-SDE-Solver 3", *glue.CFG_PP_LABELS]
+
+
+class _GuidedPair:
+    """x0_u = 0.5 x, x0_c = 0.5 x + 1; guided = x0_u + cfg (x0_c - x0_u)."""
+
+    @staticmethod
+    def predictions(x, cfg):
+        x0_u = 0.5 * x
+        return x0_u + cfg * (x0_u + 1 - x0_u), x0_u
+
+
+class _ForgeLikeDenoiser(_GuidedPair):
+    """Forge / reForge layout: the Forge unet's model_options, read on every call, whose
+    post-CFG functions see the unconditional prediction (as backend/sampling/sampling_function.py)."""
+
+    def __init__(self):
+        unet = types.SimpleNamespace(model_options={"transformer_options": {}})
+        self.inner_model = types.SimpleNamespace(inner_model=types.SimpleNamespace(
+            forge_objects=types.SimpleNamespace(unet=unet)))
+        self.unet = unet
+
+    def __call__(self, x, sigma, cond_scale=1.5, **_):
+        options = self.unet.model_options
+        skip = cond_scale == 1.0 and not options.get("disable_cfg1_optimization", False)
+        guided, x0_u = self.predictions(x, cond_scale)
+        if skip:
+            x0_u = torch.zeros_like(x)  # what Forge's calc_cond_uncond_batch leaves for a skipped pass
+        for fn in options.get("sampler_post_cfg_function", []):
+            guided = fn({"denoised": guided, "uncond_denoised": x0_u})
+        return guided
+
+
+class _A1111LikeDenoiser(_GuidedPair):
+    """A1111 1.10 layout: need_last_noise_uncond / last_noise_uncond (uncond rows of x_out)."""
+
+    def __init__(self):
+        self.inner_model = types.SimpleNamespace()
+        self.need_last_noise_uncond = False
+        self.last_noise_uncond = None
+
+    def __call__(self, x, sigma, cond_scale=1.5, **_):
+        guided, x0_u = self.predictions(x, cond_scale)
+        if self.need_last_noise_uncond:
+            self.last_noise_uncond = x0_u.clone()
+        return guided
+
+
+@pytest.mark.parametrize("host_model", [_ForgeLikeDenoiser, _A1111LikeDenoiser], ids=["forge", "a1111"])
+@pytest.mark.parametrize("cfg", [1.0, 1.5])
+def test_cfg_pp_entry_gets_the_hosts_unconditional_prediction(glue, host_model, cfg):
+    from k_diffusion_ext import SAMPLER_FUNCTIONS, sample_er_sde
+    model = host_model()
+    before = dict(model.unet.model_options) if hasattr(model, "unet") else model.need_last_noise_uncond
+    sigmas = torch.tensor([10.0, 3.0, 1.0, 0.3, 0.0], dtype=torch.float64)
+    x = torch.randn(2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 10
+    fn = glue.make_sampler_function(SAMPLER_FUNCTIONS["sample_er_sde_solver_3"], "x", cfg_pp=True)
+    out = fn(model, x, sigmas, {"cond_scale": cfg}, disable=True, s_noise=0.0)
+
+    def exact(x, sigma, **_):
+        return _GuidedPair.predictions(x, cfg)[0]
+
+    last = {}
+
+    def exact_with_uncond(x, sigma, **_):
+        guided, last["u"] = _GuidedPair.predictions(x, cfg)
+        return guided
+
+    expected = sample_er_sde(exact_with_uncond, x, sigmas, {}, disable=True, s_noise=0.0, order=3,
+                             uncond=lambda: last["u"])
+    plain = sample_er_sde(exact, x, sigmas, {}, disable=True, s_noise=0.0, order=3)
+    assert torch.allclose(out, expected, rtol=1e-12, atol=1e-12), "the entry did not use the host's uncond"
+    assert not torch.allclose(out, plain), "CFG++ equals plain CFG here: the test cannot tell"
+    after = dict(model.unet.model_options) if hasattr(model, "unet") else model.need_last_noise_uncond
+    assert after == before, "the host's denoiser was left changed"
+
+
+def test_cfg_pp_entry_on_a_host_without_uncond_says_so(glue):
+    from k_diffusion_ext import SAMPLER_FUNCTIONS
+    fn = glue.make_sampler_function(SAMPLER_FUNCTIONS["sample_er_sde_solver_3"], "x", cfg_pp=True)
+
+    class Bare:
+        inner_model = None
+
+        def __call__(self, x, sigma, **_):
+            return x
+
+    with pytest.raises(ValueError, match="does not hand it to samplers"):
+        fn(Bare(), torch.zeros(1, 2), torch.tensor([1.0, 0.0]), {}, disable=True)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from webui_hosts import GLUE, LABELS, SPECS, require_host
-
+# Forge and reForge hand samplers the unconditional prediction, so they list the CFG++ entries too
+CFG_PP_LABELS = list(GLUE.CFG_PP_LABELS)
 PROBE = Path(__file__).with_name("host_probe.py")
 WEBUI_DIR = os.environ.get("WEBUI_DIR")
 
@@ -45,15 +46,15 @@ def test_host_boots_without_ui_or_checkpoint(probe):
     result(probe, "host_boots")
 
 
-def test_script_registers_three_samplers_on_first_load(probe):
-    assert result(probe, "script_loads_through_host_loader") == LABELS
+def test_script_registers_the_samplers_and_their_cfg_pp_entries_on_first_load(probe):
+    assert result(probe, "script_loads_through_host_loader") == LABELS + CFG_PP_LABELS
 
 
 def test_loading_script_twice_adds_nothing(probe):
     assert result(probe, "script_loaded_twice") == []
     lists = result(probe, "sampler_lists")
     assert lists["after_second"] == lists["after_first"]
-    assert len(lists["after_first"]) == lists["builtin_count"] + len(LABELS)
+    assert len(lists["after_first"]) == lists["builtin_count"] + len(LABELS) + len(CFG_PP_LABELS)
 
 
 def test_host_sampler_list_contains_each_label_once(probe):
@@ -102,3 +103,12 @@ def test_flow_model_is_detected_and_first_sigma_nudged_below_one(probe):
     assert flow["model_sigmas"][0] < 1.0, "the model was called at sigma 1 (alpha 0)"
     assert flow["model_sigmas"][0] == pytest.approx(1.0 - 1e-4)
     assert flow["finite"]
+
+
+def test_cfg_pp_gets_the_unconditional_prediction_through_the_hosts_cfg(probe):
+    run = result(probe, "cfg_pp")
+    assert run["func"] == "sample_er_sde_solver_3_cfg_pp" and run["finite"]
+    assert run["post_cfg_calls"] == run["model_calls"] == 6, run
+    assert run["uncond_given"], "the host's CFG handed over no unconditional prediction"
+    assert run["max_diff_to_plain"] > 1e-4, "CFG++ gave the plain CFG result"
+    assert run["options_restored"], "the Forge unet's model_options still hold the CFG++ hook"

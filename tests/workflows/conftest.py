@@ -139,8 +139,13 @@ def ui_to_api(ui: dict, node_classes: dict) -> dict:
         linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
         values = list(node.get("widgets_values", []))
         inputs = {}
+        optional = set(cls.INPUT_TYPES().get("optional", {}))
         for name, type_, options in input_defs(cls):
             if is_widget(type_, options):
+                if not values and name in optional:
+                    # a graph saved before this optional input existed: the frontend keeps the
+                    # widget's default, which means what leaving the input out means
+                    continue
                 assert values, f"node {node['id']} ({node['type']}): no widget value left for {name!r}"
                 value = values.pop(0)
                 if options.get("control_after_generate"):

@@ -25,6 +25,7 @@ COMBOS = {
 KINDS = {names.IN_ORDER: int, names.IN_SEED: int, names.IN_STEPS: int, names.IN_CFG: (int, float),
          names.IN_DENOISE: (int, float), names.IN_ETA: (int, float), names.IN_S_NOISE: (int, float),
          names.IN_CUSTOM_NOISE_SCALE: str, names.IN_SCHEDULER: str}
+BOOLEANS = {names.IN_CFG_PP}
 
 
 def api_nodes(path: Path) -> list[tuple[str, str, dict]]:
@@ -43,6 +44,8 @@ def api_nodes(path: Path) -> list[tuple[str, str, dict]]:
         for name in OURS[node["type"]]:
             if name in LINK_INPUTS:
                 continue
+            if not values and name in names.OPTIONAL_INPUTS:
+                continue  # saved before this optional input was added
             assert values, f"{path.name} #{node['id']} {node['type']}: no widget value for {name}"
             inputs[name] = values.pop(0)
             if name == names.IN_SEED:
@@ -76,6 +79,8 @@ def test_frozen_er_sde_nodes_use_released_input_names_order_and_values(path):
             if name in KINDS:
                 assert isinstance(value, KINDS[name]) and not isinstance(value, bool), (
                     f"{where}: {name}={value!r} has the wrong type: input order changed?")
+            if name in BOOLEANS:
+                assert isinstance(value, bool), f"{where}: {name}={value!r} is not a boolean: input order changed?"
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
@@ -99,6 +104,14 @@ def test_frozen_files_name_only_released_node_ids_and_sampler_names(path):
     types_ = {c for _, c, _ in api_nodes(path)}
     ersde_like = {t for t in types_ if "ersde" in t.lower() or "er_sde" in t.lower()}
     assert ersde_like <= set(OURS), f"{path.name}: node ids not in names.py: {sorted(ersde_like - set(OURS))}"
+
+
+def test_optional_inputs_come_last_after_every_required_input():
+    """Old UI files hold one widget value per input of their release, by position: an input
+    added later must come after all of them, and only optional ones may be missing."""
+    for declared in OURS.values():
+        tail = declared[len(declared) - len(names.OPTIONAL_INPUTS):]
+        assert tuple(tail) == tuple(names.OPTIONAL_INPUTS), f"optional inputs are not last: {declared}"
 
 
 def test_frozen_files_cover_every_released_name():
