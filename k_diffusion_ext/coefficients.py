@@ -27,6 +27,9 @@ GAUSS_NODES = 16
 # widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
 # scales to ~1e-15 relative over it
 MAX_PANEL_WIDTH = 0.5
+# a step whose noise variance is below this fraction of lambda_t^2 is the ODE's (phi = x gives
+# lambda_t^2 - (lambda_s r)^2 = 0 up to float64 rounding, ~1e-16): it injects no noise
+NOISELESS = 1e-14
 
 
 class Step(NamedTuple):
@@ -210,7 +213,9 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
             c2 = alpha_t * (d * d / 2 + phi_t[k] * s2[k])
             weights = tuple(c1 * f + c2 * g for f, g in zip(first, second))
             weights = (weights[0] + alpha_t * (1.0 - r),) + weights[1:]
-            variance = max(lam_t * lam_t - lam_s * lam_s * r * r, 0.0)
+            variance = lam_t * lam_t - lam_s * lam_s * r * r
+            if variance <= NOISELESS * lam_t * lam_t:
+                variance = 0.0  # phi = x (the ODE, eta = 0): rounding, not noise; and nothing to draw
             # CFG++: a step of zero length (r = 1) has no CFG-equivalent scale; its prediction
             # never enters a divided difference (the history restarts after it)
             history_shift = r / (1.0 - r) if r < 1.0 else 0.0

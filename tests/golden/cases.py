@@ -5,7 +5,9 @@ mapping, k-diffusion's registered function) on a small latent with an exact anal
 denoiser, a fixed seed, on the CPU in float32. The results of 0.2.0 are stored beside this
 file; tests/golden/test_golden_outputs.py fails when a change alters one beyond float
 rounding. A released name or input value must keep its output: new behaviour gets a new
-name or value (and a new case here).
+name or value (and a new case here). The CFG++ names are pinned at the solver's CFG++ update
+(their ComfyUI route, the post-CFG hook, is host-tested against ComfyUI's own cfg_pp samplers
+in tests/comfyui); the WebUI entries use the host's noise and are host-tested.
 
     python tests/golden/cases.py --write 0.2.0     # only when a new version may change images
 """
@@ -26,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 from ersde_nodes import names  # noqa: E402
 from ersde_nodes.sampling import COMFY_SAMPLER_FUNCTIONS, sample_er_sde_comfy, sampler_options  # noqa: E402
-from k_diffusion_ext import NOISE_SCALES, SAMPLER_FUNCTIONS, gaussian_noise  # noqa: E402
+from k_diffusion_ext import NOISE_SCALES, SAMPLER_FUNCTIONS, gaussian_noise, sample_er_sde  # noqa: E402
 from k_diffusion_ext.analytic import karras_sigmas  # noqa: E402
 
 SHAPE = (2, 4, 4, 4)
@@ -42,14 +44,34 @@ class CONST:
     """Stands for ComfyUI's flow model sampling where no host is imported (model_type checks the class name)."""
 
 
-def denoiser(alpha_of: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+def denoiser(alpha_of: Callable[[torch.Tensor], torch.Tensor], mean: torch.Tensor = DATA_MEAN) -> Callable[..., torch.Tensor]:
     """E[x0 | x] for Gaussian data N(mean, std^2) per element and x = alpha (x0 + lambda noise)."""
     def model(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
         s = sigma.view(-1, 1, 1, 1).to(x.dtype)
         alpha = alpha_of(s)
         lam2 = (s / alpha) ** 2
-        return DATA_MEAN + DATA_STD ** 2 / (DATA_STD ** 2 + lam2) * (x / alpha - DATA_MEAN)
+        return mean + DATA_STD ** 2 / (DATA_STD ** 2 + lam2) * (x / alpha - mean)
     return model
+
+
+def cfg_pp_case(order: int, flow: bool) -> Callable[[], torch.Tensor]:
+    """The solver's CFG++ update (what er_sde_solver_N_cfg_pp runs once ComfyUI has handed over
+    the unconditional prediction): guided = uncond + 1.5 (cond - uncond), exact Gaussian models."""
+    def run() -> torch.Tensor:
+        alpha_of = (lambda s: 1 - s) if flow else (lambda s: torch.ones_like(s))
+        uncond_model, cond_model = denoiser(alpha_of), denoiser(alpha_of, DATA_MEAN + 0.4)
+        last = []
+
+        def guided(x: torch.Tensor, sigma: torch.Tensor, **kw: object) -> torch.Tensor:
+            u = uncond_model(x, sigma)
+            last[:] = [u]
+            return u + 1.5 * (cond_model(x, sigma) - u)
+        x, sigmas = flow_start() if flow else ve_start()
+        sigmas = sigmas.clamp(max=0.9999) if flow else sigmas  # a flow schedule's first sigma must be below 1
+        alphas = 1 - sigmas.double() if flow else None
+        return sample_er_sde(guided, x, sigmas, {"seed": SEED}, disable=True, order=order, alphas=alphas,
+                             uncond=lambda: last[0])
+    return run
 
 
 def ve_model() -> Callable[..., torch.Tensor]:
@@ -89,7 +111,7 @@ def node_case(flow: bool = False, **changes: object) -> Callable[[], torch.Tenso
 
 def cases() -> dict[str, Callable[[], torch.Tensor]]:
     out: dict[str, Callable[[], torch.Tensor]] = {}
-    for name in names.SAMPLER_NAMES:
+    for name in names.SAMPLER_NAME_BY_ORDER.values():  # the CFG++ names need ComfyUI's CFG: see below
         fn = COMFY_SAMPLER_FUNCTIONS["sample_" + name]
         out[f"comfyui {name}"] = lambda fn=fn: fn(ve_model(), *ve_start(), {"seed": SEED}, disable=True)
         out[f"comfyui {name}, flow model"] = lambda fn=fn: fn(flow_model(), *flow_start(), {"seed": SEED}, disable=True)
@@ -110,6 +132,9 @@ def cases() -> dict[str, Callable[[], torch.Tensor]]:
         **{names.IN_NOISE_SCALE: names.CUSTOM, names.IN_CUSTOM_NOISE_SCALE: "x**1.5 * 2"})
     for noise_type in names.NOISE_TYPES:
         out[f"node {names.IN_NOISE_TYPE}={noise_type}, flow model"] = node_case(flow=True, **{names.IN_NOISE_TYPE: noise_type})
+    for order, name in names.CFG_PP_SAMPLER_NAME_BY_ORDER.items():
+        out[f"solver CFG++ order {order} ({name})"] = cfg_pp_case(order, flow=False)
+        out[f"solver CFG++ order {order} ({name}), flow model"] = cfg_pp_case(order, flow=True)
     return out
 
 

@@ -142,3 +142,16 @@ def test_per_item_noise_is_the_same_for_every_latent_dtype():
     assert b.dtype == torch.bfloat16 and c.dtype == torch.float64
     assert torch.equal(b, a.bfloat16())  # the float32 draw, rounded
     torch.testing.assert_close(c.float(), a)
+
+
+def test_the_ode_and_eta_zero_draw_no_noise():
+    """phi = x leaves lambda_t^2 - (lambda_s r)^2 = 0 up to rounding: no draw, no 1e-8 noise."""
+    calls = []
+
+    def counting(sigma, sigma_next):
+        calls.append(sigma)
+        return torch.zeros(4, 2, dtype=torch.float64)
+
+    for kwargs in ({"noise_scale": "ode"}, {"eta": 0.0}):
+        sample_er_sde(model, start(4), karras_sigmas(12), noise_sampler=counting, disable=True, **kwargs)
+    assert calls == []
