@@ -387,7 +387,7 @@ def sd15_custom_advanced() -> Graph:
     g.note((XA, 300), (440, 400), _download(SD15_CKPT, SD15_URL, "Stable Diffusion 1.5") + SETTINGS +
            "\n\nER-SDE-Solver Sampler knobs: order 1-3; noise_scale picks phi (custom uses the expression "
            "in custom_noise_scale); eta 0 = deterministic ODE; s_noise scales the injected noise; "
-           "noise_type brownian keeps images similar across step counts (needs torchsde); "
+           "noise_type brownian keeps images similar across step counts; "
            "scheme reference reproduces the paper's code.",
            title="Read me: ER-SDE-Solver Sampler + SamplerCustomAdvanced")
     g.group("Prompt", pos, neg, latent)

@@ -43,6 +43,8 @@ FLAVOR = "reforge" if os.path.isdir(os.path.join(WEBUI, "ldm_patched")) else "a1
 EXTENSION_NAME = "er-sde-nodes"
 MODEL_NAME = "ersde-tiny"
 LABELS = json.loads(os.environ.get("ERSDE_WEBUI_LABELS", '["ER-SDE-Solver 1", "ER-SDE-Solver 2", "ER-SDE-Solver 3"]'))
+# img2img, the noise options and the bad-input check use the plain entries (CFG++ is sampled above)
+PLAIN_LABELS = [label for label in LABELS if not label.endswith(" CFG++")]
 SIZE = 64  # image side; latent 8x8
 
 
@@ -419,7 +421,7 @@ def _img2img():
     from PIL import Image
     buffer = io.BytesIO()
     Image.fromarray((np.indices((SIZE, SIZE)).sum(0) % 255).astype(np.uint8)).convert("RGB").save(buffer, "PNG")
-    run = txt2img(LABELS[-1], endpoint="img2img", steps=8,
+    run = txt2img(PLAIN_LABELS[-1], endpoint="img2img", steps=8,
                   extra={"init_images": [base64.b64encode(buffer.getvalue()).decode()], "denoising_strength": 0.5})
     return _summary(run)
 
@@ -432,7 +434,7 @@ def _latent_diff(a: dict, b: dict, index_a: int = 0, index_b: int = 0) -> float:
 def _noise():
     """Each noise option of the host against the same seed: max |difference| of the sampler's last
     latent (before the final step) and of the decoded image (0-255)."""
-    label = LABELS[-1]
+    label = PLAIN_LABELS[-1]
     base = txt2img(label, seed=1234)
     again = txt2img(label, seed=1234)
     batch = txt2img(label, seed=1234, batch_size=2)
@@ -478,10 +480,10 @@ def _bad_input():
     """A setting the solver refuses (a negative eta), then a normal request: the request fails with
     the solver's sentence, the WebUI keeps serving."""
     client = _client()
-    payload = {"prompt": "a", "steps": 3, "sampler_name": LABELS[-1], "width": SIZE, "height": SIZE, "eta": -1.0,
+    payload = {"prompt": "a", "steps": 3, "sampler_name": PLAIN_LABELS[-1], "width": SIZE, "height": SIZE, "eta": -1.0,
                "override_settings": NOISE_DEFAULTS}
     bad = client.post("/sdapi/v1/txt2img", json=payload)
-    good = txt2img(LABELS[0], steps=3)
+    good = txt2img(PLAIN_LABELS[0], steps=3)
     return {"bad_status": bad.status_code, "bad_body": bad.text[:2000], "after": _summary(good)}
 
 

@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from webui_hosts import LABELS, SPECS, require_host
+from webui_hosts import GLUE, LABELS, SPECS, require_host
 
+# A1111 1.10+ and reForge hand samplers the unconditional prediction: the CFG++ entries are listed
+# and sampled too
+ALL_LABELS = LABELS + list(GLUE.CFG_PP_LABELS)
 PROBE = Path(__file__).with_name("a1111_probe.py")
 WEBUI_DIR = os.environ.get("WEBUI_DIR")
 pytestmark = require_host(WEBUI_DIR)
@@ -28,7 +31,7 @@ pytestmark = require_host(WEBUI_DIR)
 def probe() -> dict:
     alias = [SPECS[LABELS[-1]].aliases[0], LABELS[-1]]
     run = subprocess.run([sys.executable, str(PROBE)], capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(LABELS),
+                         env={**os.environ, "WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(ALL_LABELS),
                               "ERSDE_WEBUI_ALIAS": json.dumps(alias)})
     for line in reversed(run.stdout.splitlines()):
         if line.startswith("ERSDE_PROBE_RESULT "):
@@ -55,7 +58,7 @@ def test_host_loads_extension_from_extensions_dir_and_registers_each_label(probe
     boot = result(probe, "host_boots_with_extension_from_extensions_dir")
     assert boot["extension_listed"] and all(boot["extension_enabled"])
     assert boot["scripts_loaded"] == ["scripts/er_sde_samplers.py"]
-    assert boot["registered"] == LABELS
+    assert boot["registered"] == ALL_LABELS
 
 
 def test_ui_reload_keeps_each_label_once(probe):
@@ -63,20 +66,20 @@ def test_ui_reload_keeps_each_label_once(probe):
     assert reload["scripts_loaded_again"] == ["scripts/er_sde_samplers.py"]
     assert reload["registered_again"] == []
     assert reload["after"] == reload["before"]
-    for label in LABELS:
+    for label in ALL_LABELS:
         assert reload["after"].count(label) == 1, label
 
 
 def test_sampler_lists_aliases_and_infotext_names(probe):
     lists = result(probe, "sampler_lists")
-    for label in LABELS:
+    for label in ALL_LABELS:
         assert lists["all_samplers"].count(label) == 1 and label in lists["visible"], label
         assert lists["samplers_map"][label.lower()] == label
         assert lists["options"][label]["scheduler"] == "karras"
-    for label in LABELS:
+    for label in ALL_LABELS:
         for alias in SPECS[label].aliases:
             assert lists["samplers_map"][alias] == label
-    assert lists["infotext"] == LABELS
+    assert lists["infotext"] == ALL_LABELS
 
 
 def test_reforge_keeps_its_own_er_sde_beside_ours(probe):
@@ -89,20 +92,20 @@ def test_reforge_keeps_its_own_er_sde_beside_ours(probe):
 @pytest.mark.parametrize("tab", ["txt2img", "img2img"])
 def test_ui_sampler_dropdown_offers_each_label(probe, tab):
     choices = result(probe, "ui_sampler_dropdowns")[tab]
-    assert [c for c in choices if c in LABELS] == LABELS
+    assert [c for c in choices if c in ALL_LABELS] == ALL_LABELS
 
 
 def test_api_samplers_lists_each_label_with_alias_and_options(probe):
     items = result(probe, "api_samplers")
     listing = items.pop()
-    assert [item["name"] for item in items] == LABELS
+    assert [item["name"] for item in items] == ALL_LABELS
     for item in items:
         assert item["aliases"] == list(SPECS[item["name"]].aliases)
         assert item["options"]["scheduler"] == "karras" and item["options"]["brownian_noise"] == "True"
     assert listing["count"] == len(listing["names"])
 
 
-@pytest.mark.parametrize("label", LABELS)
+@pytest.mark.parametrize("label", ALL_LABELS)
 def test_txt2img_api_samples_with_label_and_writes_it_into_infotext(probe, label):
     run = result(probe, "txt2img_each_sampler")[label]
     assert run["sampler_name"] == label

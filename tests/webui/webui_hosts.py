@@ -23,7 +23,7 @@ def _glue():
 
 GLUE = _glue()
 LABELS: list[str] = list(GLUE.LABELS)
-SPECS = {spec.label: spec for spec in GLUE.SAMPLERS}
+SPECS = {spec.label: spec for spec in GLUE.SAMPLERS + GLUE.CFG_PP_SAMPLERS}
 
 
 def flavor(webui_dir: str | None) -> str | None:
