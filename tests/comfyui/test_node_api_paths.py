@@ -44,7 +44,8 @@ inputs = {"order": 2, "noise_scale": "paper_default", "custom_noise_scale": "x",
           "noise_type": "gaussian", "scheme": "corrected"}
 for node_id in ("ERSDESolverSampler", "KSamplerERSDE"):
     cls = nodes.NODE_CLASS_MAPPINGS[node_id]
-    info = {"inputs": list(cls.INPUT_TYPES()["required"]), "display": nodes.NODE_DISPLAY_NAME_MAPPINGS.get(node_id),
+    declared = cls.INPUT_TYPES()
+    info = {"inputs": list(declared["required"]) + list(declared.get("optional", {})), "display": nodes.NODE_DISPLAY_NAME_MAPPINGS.get(node_id),
             "bases": [c.__module__ + "." + c.__name__ for c in cls.__mro__[1:]]}
     if node_id == "ERSDESolverSampler":  # run the loaded class: it must hand out a working SAMPLER
         if hasattr(cls, "define_schema"):  # V3: classmethod execute -> NodeOutput
