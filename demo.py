@@ -4,7 +4,7 @@
     python demo.py --mixture [--nfe 10]     # the 2-D Gaussian mixture with its exact denoiser
 
 The model is the EDM-preconditioned digits denoiser committed in bench/models/weights/digits.pt
-(trained by `python -m bench.train_digits` on scikit-learn's digits). Every sampler starts
+(trained by `python -m bench.models.train_digits` on scikit-learn's digits). Every sampler starts
 from the same noise with the same per-sample seeds, on the EDM schedule (sigma 80 -> 0.002
 -> 0); NFE = model calls. The two peers, Euler ancestral (stochastic) and DPM-Solver++(2M)
 (the ODE solver the paper finds best at very low NFE), are written out below in their
@@ -75,7 +75,7 @@ def digits_demo(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.digits_model import as_sampler_model, load_models
+    from bench.models.digits import as_sampler_model, load_models
 
     denoiser, _ = load_models()
     model = as_sampler_model(denoiser)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import math
 import struct
+
 import torch
 
 NOISE_STREAM = "ersde-noise/1 (SplitMix64 counter mode, 32-bit halves, sqrt(2) erfinv in float32)"

@@ -36,25 +36,28 @@ def _item_count(x: torch.Tensor) -> tuple[int, int]:
     return x.shape[0], math.prod(x.shape[1:])
 
 
+def _draw(keys: torch.Tensor, draw: int, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    return gaussian_block(torch.bitwise_xor(keys, draw_key(draw)), math.prod(shape[1:]), dtype).view(shape)
+
+
 def gaussian_noise(x: torch.Tensor, seed: int, draw: int) -> torch.Tensor:
     """The `draw`-th unit Gaussian latent of a run with `seed`: a pure function of (seed, item, draw),
     shaped like x, on x's device, in x's dtype."""
-    batch, count = _item_count(x)
-    keys = item_keys(seed, batch, x.device)
-    return gaussian_block(keys.bitwise_xor_(draw_key(draw)), count, x.dtype).view(x.shape)
+    batch, _ = _item_count(x)
+    return _draw(item_keys(seed, batch, x.device), draw, x.shape, x.dtype)
 
 
 def per_item_noise_sampler(x: torch.Tensor, seed: int | None = None) -> NoiseSampler:
     """Independent Gaussian noise per call: call n returns gaussian_noise(x, seed, n).
 
     Without a seed, one is taken from torch's global generator (torch.manual_seed decides)."""
-    batch, count = _item_count(x)
+    batch, _ = _item_count(x)
     keys = item_keys(_resolve_seed(seed), batch, x.device)
     shape, dtype = x.shape, x.dtype
     draws = iter(range(1 << 62))
 
     def sample(sigma: torch.Tensor | float, sigma_next: torch.Tensor | float) -> torch.Tensor:
-        return gaussian_block(torch.bitwise_xor(keys, draw_key(next(draws))), count, dtype).view(shape)
+        return _draw(keys, next(draws), shape, dtype)
 
     return sample
 

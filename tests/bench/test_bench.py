@@ -58,7 +58,7 @@ def test_bridge_brownian_is_a_consistent_brownian_motion():
 
 
 def test_committed_weights_load():
-    from bench.digits_model import WEIGHTS, as_sampler_model, load_models
+    from bench.models.digits import WEIGHTS, as_sampler_model, load_models
     assert WEIGHTS.stat().st_size < 2 * 1024 * 1024
     denoiser, classifier = load_models()
     x = torch.randn(8, 64, generator=torch.Generator().manual_seed(0)) * 80
@@ -70,10 +70,10 @@ def test_committed_weights_load():
 
 def test_committed_weights_denoise_better_than_identity():
     pytest.importorskip("sklearn")  # the digits data ship with scikit-learn
-    from bench.digits_model import as_sampler_model, load_models
+    from bench.models.digits import as_sampler_model, load_models
     denoiser, classifier = load_models()
     model = as_sampler_model(denoiser)
-    from bench.digits_model import load_digits_data, load_digits_labels
+    from bench.models.digits import load_digits_data, load_digits_labels
     data = load_digits_data()[:400]
     gen = torch.Generator().manual_seed(0)
     for sigma in (0.1, 0.5, 2.0):
