@@ -165,7 +165,6 @@ def memory_of(run: Callable, x: torch.Tensor, sigmas: torch.Tensor) -> tuple[flo
     latent = x.numel() * x.element_size()
     held = [0]
     mode = LiveTensors()
-    import k_diffusion_ext.er_sde  # noqa: F401
 
     def watch(fn):
         def model(x_, sigma, **kw):
@@ -214,29 +213,6 @@ def op_counts(run: Callable, x: torch.Tensor, steps: int) -> tuple[float, float,
     setup = ops_small - (per_step + 1) * steps
     kernels = (k_big - k_small) / steps - 1 if x.device.type == "cuda" else None
     return per_step, setup, kernels
-
-
-def unet_ratio(device: torch.device, dtype: torch.dtype, step_seconds: float, notes: list[str]) -> str:
-    """Sampler step time over one random SD1.5-size UNet forward (CUDA only, needs diffusers)."""
-    try:
-        from diffusers import UNet2DConditionModel
-    except ImportError:
-        notes.append("diffusers not installed: no SD1.5 UNet forward timed")
-        return "n/a"
-    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768).to(device, dtype).eval()
-    x = torch.randn(1, 4, 64, 64, device=device, dtype=dtype)
-    ctx = torch.randn(1, 77, 768, device=device, dtype=dtype)
-    t = torch.tensor([500], device=device)
-    with torch.no_grad():
-        for _ in range(3):
-            unet(x, t, ctx)
-        sync(device)
-        started = time.perf_counter()
-        for _ in range(10):
-            unet(x, t, ctx)
-        sync(device)
-    fwd = (time.perf_counter() - started) / 10
-    return f"{step_seconds / fwd:.4f} (UNet {fwd * 1e3:.1f} ms)"
 
 
 def draw_times(x: torch.Tensor, repeats: int) -> tuple[float, float]:
@@ -297,8 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     notes: list[str] = []
     if "cuda" not in devices:
-        notes.append("no GPU measured (CUDA not available on this machine): no GPU rows, no kernel-launch count, "
-                     "no UNet ratio; run `python -m bench.overhead --device cuda` where one is")
+        notes.append("no GPU measured (CUDA not available on this machine): no GPU rows, no kernel-launch count; "
+                     "run `python -m bench.overhead --device cuda` where one is")
     started = time.perf_counter()
     rows_ratio, rows_time, rows_draw, results = [], [], [], []
     for label, device, n_threads, latent, shape, dtype in configs(devices, threads, args.quick):

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from webui_hosts import GLUE, LABELS, SPECS, require_host
+from webui_hosts import GLUE, LABELS, SPECS, require_host, result, run_probe
 
 # A1111 1.10+ and reForge hand samplers the unconditional prediction: the CFG++ entries are listed
 # and sampled too
@@ -30,22 +28,8 @@ pytestmark = require_host(WEBUI_DIR)
 @pytest.fixture(scope="module")
 def probe() -> dict:
     alias = [SPECS[LABELS[-1]].aliases[0], LABELS[-1]]
-    run = subprocess.run([sys.executable, str(PROBE)], capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(ALL_LABELS),
-                              "ERSDE_WEBUI_ALIAS": json.dumps(alias)})
-    for line in reversed(run.stdout.splitlines()):
-        if line.startswith("ERSDE_PROBE_RESULT "):
-            results = json.loads(line.split(" ", 1)[1])
-            results["_log"] = run.stdout[-20000:] + run.stderr[-20000:]
-            return results
-    pytest.fail(f"host probe printed no result (rc {run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-8000:]}")
-
-
-def result(probe: dict, name: str):
-    entry = probe.get(name)
-    assert entry is not None, f"probe step {name!r} did not run"
-    assert entry["ok"], f"probe step {name!r} failed in the host:\n{entry['detail']}"
-    return entry["detail"]
+    return run_probe(PROBE, {"WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(ALL_LABELS),
+                             "ERSDE_WEBUI_ALIAS": json.dumps(alias)}, timeout=900)
 
 
 def test_scratch_checkout_has_ldm_and_the_extension_linked(probe):

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from webui_hosts import GLUE, LABELS, SPECS, require_host
+from webui_hosts import GLUE, LABELS, SPECS, require_host, result, run_probe
 # Forge and reForge hand samplers the unconditional prediction, so they list the CFG++ entries too
 CFG_PP_LABELS = list(GLUE.CFG_PP_LABELS)
 PROBE = Path(__file__).with_name("host_probe.py")
@@ -26,20 +24,7 @@ pytestmark = require_host(WEBUI_DIR)
 
 @pytest.fixture(scope="module")
 def probe() -> dict:
-    run = subprocess.run([sys.executable, str(PROBE)],
-                         env={**os.environ, "WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(LABELS)},
-                         capture_output=True, text=True, timeout=600)
-    for line in reversed(run.stdout.splitlines()):
-        if line.startswith("ERSDE_PROBE_RESULT "):
-            return json.loads(line.split(" ", 1)[1])
-    pytest.fail(f"host probe printed no result (rc {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}")
-
-
-def result(probe: dict, name: str):
-    entry = probe.get(name)
-    assert entry is not None, f"probe step {name!r} did not run (an earlier step failed?)"
-    assert entry["ok"], f"probe step {name!r} failed in the host:\n{entry['detail']}"
-    return entry["detail"]
+    return run_probe(PROBE, {"WEBUI_DIR": WEBUI_DIR, "ERSDE_WEBUI_LABELS": json.dumps(LABELS)}, timeout=600)
 
 
 def test_host_boots_without_ui_or_checkpoint(probe):

@@ -6,7 +6,10 @@ sampler entry is covered by the host tests without editing them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,24 @@ def require_host(webui_dir: str | None):
     return pytest.mark.skipif(flavor(webui_dir) is None,
                               reason="WEBUI_DIR does not point at an A1111-family WebUI checkout "
                                      "(set it to a scratch copy to run the host tests)")
+
+
+def run_probe(probe: Path, env: dict[str, str], timeout: int) -> dict:
+    """Boot the host in its own interpreter (its `modules` and vendored k_diffusion never meet the
+    suite's imports) and return what the probe printed after ERSDE_PROBE_RESULT."""
+    run = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=timeout,
+                         env={**os.environ, **env})
+    for line in reversed(run.stdout.splitlines()):
+        if line.startswith("ERSDE_PROBE_RESULT "):
+            results = json.loads(line.split(" ", 1)[1])
+            results["_log"] = run.stdout[-20000:] + run.stderr[-20000:]
+            return results
+    pytest.fail(f"host probe printed no result (rc {run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-8000:]}")
+
+
+def result(probe: dict, name: str):
+    """One probe step's detail; fails with the host's traceback if the step failed or never ran."""
+    entry = probe.get(name)
+    assert entry is not None, f"probe step {name!r} did not run (an earlier step failed?)"
+    assert entry["ok"], f"probe step {name!r} failed in the host:\n{entry['detail']}"
+    return entry["detail"]
