@@ -43,10 +43,6 @@ def find_v3_api(candidates: Iterable[str] = V3_API_MODULES) -> ModuleType | None
     return None
 
 
-def has_v3_api() -> bool:
-    return find_v3_api() is not None
-
-
 def comfy_exports(candidates: Iterable[str] = V3_API_MODULES) -> dict[str, Any]:
     """Register the sampler names, then the module attributes that declare the nodes."""
     register_samplers()
