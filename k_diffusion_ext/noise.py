@@ -84,8 +84,9 @@ def brownian_noise_sampler(x: torch.Tensor, sigma_min: float, sigma_max: float,
     descends to a cell narrower than BROWNIAN_LOG_RESOLUTION in log sigma and takes the same
     bridge inside it with Z keyed by t's float64 bits. Every Z is a unit Gaussian latent of
     the counter-based stream, keyed by (seed + item, node), so no tree is stored: the nodes
-    on the last query's path are kept (about 12 latents), and a step draws only the nodes below
-    where its path leaves the previous one (about 8 latents a step for a 20-step Karras schedule).
+    on the last query's path are kept (12 for an 80..0.002 schedule, plus W at the ends and at the
+    last two query points), and a step draws only the nodes below where its path leaves the
+    previous one (about 8 latents a step for a 20-step Karras schedule).
     """
     t0, t1 = float(sigma_min), float(sigma_max)
     if not (math.isfinite(t0) and math.isfinite(t1) and 0 < t0 < t1):
