@@ -20,6 +20,8 @@ that expansion at its best:
 - "eps in lambda": the noise prediction eps = (y - x0) / lambda integrated as dy = eps dlambda
   (the ODE only): DEIS's exponential integrator for VE latents, iPNDM-v's variable-step Adams;
 - "eps in log lambda": the same, the polynomial in log lambda;
+- a switch: eps in log lambda for the steps that start above lambda = 1 (the data's scale), x0
+  in lambda below, each expansion where it measured best (chosen after the rows above ran);
 - order 4 (a fourth prediction held), and the last step to sigma = 0 at full order (the x0
   polynomial evaluated at lambda = 0, where the ODE's solution is x0) instead of the prediction;
 - "midpoint" instead of exact integrals: the polynomial's value at the middle of the step (in
@@ -94,43 +96,51 @@ def taylor_weights(points: list[float]) -> torch.Tensor:
 def sample_expansion(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: torch.Tensor, seed: int,
                      space: str = "edm", *, noise_scale: str = "ode", variable: str = "lambda",
                      predict: str = "x0", order: int = 3, last_step: str = "prediction",
-                     integrals: str = "exact") -> torch.Tensor:
+                     integrals: str = "exact", eps_above: float | None = None) -> torch.Tensor:
     """A multistep ER-SDE solver whose expanded quantity, variable and order are arguments
     (see the module docstring); float64 inside, noise from per_item_noise_sampler(x, seed) as
-    the shipped solver draws it, so "x0 in lambda" reproduces sample_er_sde."""
+    the shipped solver draws it, so "x0 in lambda" reproduces sample_er_sde.
+
+    eps_above (the ODE only): steps that start above this lambda expand eps in log lambda, the
+    others x0 in lambda (`predict` and `variable` are then unused): each where it measured best."""
     for name, value, known in (("noise_scale", noise_scale, NOISE_SCALES), ("variable", variable, VARIABLES),
                                ("predict", predict, ("x0", "eps")), ("last_step", last_step, ("prediction", "extrapolate")),
                                ("integrals", integrals, ("exact", "midpoint")), ("order", order, (1, 2, 3, 4))):
         if value not in known:
             raise ValueError(f"unknown {name} {value!r}; known: {', '.join(map(str, known))}")
-    phi = NOISE_SCALES[noise_scale]
-    v, dv = VARIABLES[variable]
-    if predict == "eps" and noise_scale != "ode":
+    if (predict == "eps" or eps_above is not None) and noise_scale != "ode":
         raise ValueError("the eps expansion is written for the ODE (noise_scale='ode') only")
+    phi = NOISE_SCALES[noise_scale]
     s = sigmas.detach().to("cpu", torch.float64)
     a = torch.ones_like(s) if space == "edm" else 1 - s
     lam = (s / a).tolist()
     noise = per_item_noise_sampler(x, seed) if noise_scale != "ode" else None
-    history: list[tuple[float, float, torch.Tensor, torch.Tensor]] = []  # (v, lambda, quantity, x0), newest first
+    history: list[tuple[float, torch.Tensor, torch.Tensor]] = []  # (lambda, x0, eps), newest first
     ones = x.new_ones(x.shape[0])
     for i in range(len(lam) - 1):
         denoised = model(x, sigmas[i] * ones).double()
         lam_s, lam_t = lam[i], lam[i + 1]
         y = x.double() / a[i].item()
-        v_s = float(v(torch.tensor(lam_s, dtype=torch.float64)))
-        quantity = denoised if predict == "x0" else (y - denoised) / lam_s
-        history = [(v_s, lam_s, quantity, denoised)] + history[:order - 1]
+        history = [(lam_s, denoised, (y - denoised) / lam_s)] + history[:order - 1]
+        if eps_above is not None:
+            step_predict, step_variable = ("eps", "log lambda") if lam_s > eps_above else ("x0", "lambda")
+        else:
+            step_predict, step_variable = predict, variable
+        v, dv = VARIABLES[step_variable]
+        points = [float(v(torch.tensor(h[0], dtype=torch.float64))) for h in history]
+        v_s = points[0]
         if lam_t == 0:
             if last_step == "prediction" or len(history) == 1:
                 x = denoised.to(x.dtype)
             else:  # the x0 polynomial in lambda at lambda = 0
-                w = taylor_weights([h[1] for h in history])
-                x = sum(w[k, j].item() * (-lam_s) ** k * history[j][3]
+                w = taylor_weights([h[0] for h in history])
+                x = sum(w[k, j].item() * (-lam_s) ** k * history[j][1]
                         for k in range(len(history)) for j in range(len(history))).to(x.dtype)
             continue
-        w = taylor_weights([h[0] for h in history])
-        coeffs = [sum(w[k, j].item() * history[j][2] for j in range(len(history))) for k in range(len(history))]
-        if predict == "x0":
+        w = taylor_weights(points)
+        column = 1 if step_predict == "x0" else 2  # of a history entry
+        coeffs = [sum(w[k, j].item() * history[j][column] for j in range(len(history))) for k in range(len(history))]
+        if step_predict == "x0":
             phi_t = float(phi(torch.tensor(lam_t, dtype=torch.float64)))
             r = phi_t / float(phi(torch.tensor(lam_s, dtype=torch.float64)))
             y_t = r * y + (1 - r) * coeffs[0]
@@ -152,11 +162,12 @@ def sample_expansion(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas
     return x
 
 
-def expansion(noise_scale: str, variable: str, predict: str = "x0", order: int = 3,
-              last_step: str = "prediction", integrals: str = "exact") -> Callable[..., torch.Tensor]:
+def expansion(noise_scale: str, variable: str, predict: str = "x0", order: int = 3, last_step: str = "prediction",
+              integrals: str = "exact", eps_above: float | None = None) -> Callable[..., torch.Tensor]:
     def run(model, x, sigmas, seed, space="edm"):
         return sample_expansion(model, x, sigmas, seed, space, noise_scale=noise_scale, variable=variable,
-                                predict=predict, order=order, last_step=last_step, integrals=integrals)
+                                predict=predict, order=order, last_step=last_step, integrals=integrals,
+                                eps_above=eps_above)
     return run
 
 
@@ -176,6 +187,7 @@ def ode_candidates() -> dict[str, Callable[..., torch.Tensor]]:
         "x0 in log lambda, order 3": expansion("ode", "log lambda"),
         "eps in lambda, order 3": expansion("ode", "lambda", "eps"),
         "eps in log lambda, order 3": expansion("ode", "log lambda", "eps"),
+        "eps in log lambda above lambda = 1, x0 in lambda below": expansion("ode", "lambda", eps_above=1.0),
     }
 
 

@@ -79,3 +79,14 @@ def test_log_lambda_midpoint_order_two_is_dpm_solver_pp_2m():
     x = torch.randn(16, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * sigmas[0]
     study = sample_expansion(model, x, sigmas, 0, variable="log lambda", order=2, integrals="midpoint")
     torch.testing.assert_close(study, kds.sample_dpmpp_2m(model, x, sigmas, disable=True), rtol=1e-10, atol=1e-10)
+
+
+def test_the_switch_takes_each_expansion_on_its_side():
+    model, sigmas, _ = _setup("edm")
+    x = torch.randn(16, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * sigmas[0]
+    everywhere_eps = sample_expansion(model, x, sigmas, 0, eps_above=0.0)
+    nowhere_eps = sample_expansion(model, x, sigmas, 0, eps_above=1e9)
+    torch.testing.assert_close(everywhere_eps, sample_expansion(model, x, sigmas, 0, predict="eps", variable="log lambda"))
+    torch.testing.assert_close(nowhere_eps, sample_expansion(model, x, sigmas, 0))
+    switched = sample_expansion(model, x, sigmas, 0, eps_above=1.0)
+    assert (switched - everywhere_eps).abs().max() > 1e-4 and (switched - nowhere_eps).abs().max() > 1e-4
