@@ -18,6 +18,25 @@ import torch
 from .digits import WEIGHTS, DigitsClassifier, DigitsDenoiser, load_digits_data, load_digits_labels
 
 
+def edm_noise_levels(batch: int, sigma_data: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """EDM training noise levels, ln sigma ~ N(-1.2, 1.2^2), and their loss weights on the denoised output."""
+    sigma = (torch.randn(batch, 1) * 1.2 - 1.2).exp()
+    return sigma, (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
+
+
+def step_with_ema(loss: torch.Tensor, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler,
+                  net: torch.nn.Module, ema: torch.nn.Module, step: int) -> None:
+    """One optimiser and learning-rate step, then the EMA of the weights (decay ramping up to 0.999)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    with torch.no_grad():
+        decay = min(0.999, (1 + step) / (10 + step))
+        for pe, p in zip(ema.parameters(), net.parameters()):
+            pe.lerp_(p, 1 - decay)
+
+
 def train_denoiser(data: torch.Tensor, steps: int, batch: int, seed: int) -> DigitsDenoiser:
     torch.manual_seed(seed)
     sigma_data = float(data.std())
@@ -29,18 +48,10 @@ def train_denoiser(data: torch.Tensor, steps: int, batch: int, seed: int) -> Dig
     started = time.perf_counter()
     for step in range(steps):
         x0 = data[torch.randint(0, data.shape[0], (batch,))]
-        sigma = (torch.randn(batch, 1) * 1.2 - 1.2).exp()
-        weight = (sigma ** 2 + net.sigma_data ** 2) / (sigma * net.sigma_data) ** 2
+        sigma, weight = edm_noise_levels(batch, net.sigma_data)
         pred = net(x0 + sigma * torch.randn_like(x0), sigma)
         loss = (weight * (pred - x0) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            decay = min(0.999, (1 + step) / (10 + step))
-            for pe, p in zip(ema.parameters(), net.parameters()):
-                pe.lerp_(p, 1 - decay)
+        step_with_ema(loss, opt, sched, net, ema, step)
         if step % 2000 == 0 or step == steps - 1:
             print(f"denoiser step {step:6d} loss {loss.item():.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
     ema.denoiser_config = config

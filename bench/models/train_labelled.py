@@ -20,6 +20,7 @@ import torch
 
 from .digits import load_digits_data, load_digits_labels
 from .labelled import NULL_LABEL, LabelledDigitsDenoiser, weights_path
+from .train_digits import edm_noise_levels, step_with_ema
 
 P_UNCOND = 0.1
 
@@ -32,7 +33,6 @@ def train(param: str, steps: int, batch: int, seed: int) -> tuple[LabelledDigits
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
-    sd = net.sigma_data
     started = time.perf_counter()
     for step in range(steps):
         idx = torch.randint(0, data.shape[0], (batch,))
@@ -40,8 +40,7 @@ def train(param: str, steps: int, batch: int, seed: int) -> tuple[LabelledDigits
         y[torch.rand(batch) < P_UNCOND] = NULL_LABEL
         eps = torch.randn_like(x0)
         if param == "edm":
-            sigma = (torch.randn(batch, 1) * 1.2 - 1.2).exp()
-            weight = (sigma ** 2 + sd ** 2) / (sigma * sd) ** 2
+            sigma, weight = edm_noise_levels(batch, net.sigma_data)
             loss = (weight * (net(x0 + sigma * eps, sigma, y) - x0) ** 2).mean()
         else:
             t = torch.randn(batch, 1).sigmoid().clamp(1e-4, 1 - 1e-4)
@@ -49,14 +48,7 @@ def train(param: str, steps: int, batch: int, seed: int) -> tuple[LabelledDigits
             # D = x - t v, so (x_t - D) / t is the net's velocity; compare it to eps - x0
             v = (x_t - net(x_t, t, y)) / t
             loss = ((v - (eps - x0)) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            decay = min(0.999, (1 + step) / (10 + step))
-            for pe, p in zip(ema.parameters(), net.parameters()):
-                pe.lerp_(p, 1 - decay)
+        step_with_ema(loss, opt, sched, net, ema, step)
         if step % 2000 == 0 or step == steps - 1:
             print(f"{param} step {step:6d} loss {loss.item():.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
     return ema, config
