@@ -179,6 +179,14 @@ LAST_STEP_DIAGNOSTIC = "shipped, last step split finely (diagnostic)"
 LAST_STEP_SPLIT = 300
 
 
+def last_step_split(run: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """`run` on the same schedule with its last step (to sigma = 0) split into LAST_STEP_SPLIT."""
+    def split(model, x, sigmas, seed, space="edm"):
+        tail = torch.logspace(math.log10(float(sigmas[-2])), -4, LAST_STEP_SPLIT, dtype=torch.float64)[1:]
+        return run(model, x, torch.cat([sigmas[:-1], tail.to(sigmas.dtype), sigmas.new_zeros(1)]), seed, space)
+    return split
+
+
 def ode_candidates() -> dict[str, Callable[..., torch.Tensor]]:
     return {
         SHIPPED: ours(3, "ode"),
@@ -213,15 +221,12 @@ def ode_part(name: str, n: int, peers: dict[str, Sampler], log) -> dict:
     reference = ours(3, "ode")(problem.model, start * fine[0], fine, 0, problem.space).double()
     runs = dict(ode_candidates())
     runs.update({p: peers[p].run for p in ("ipndm", "ipndm_v", "deis", "dpmpp_2m") if p in peers})
-    runs[LAST_STEP_DIAGNOSTIC] = runs[SHIPPED]
+    runs[LAST_STEP_DIAGNOSTIC] = last_step_split(runs[SHIPPED])
     rows: dict[str, dict] = {}
     for label, run in runs.items():
         rows[label] = {}
         for nfe in ODE_NFES:
             sigmas = sigmas_for(problem.space, nfe, problem.dtype)
-            if label == LAST_STEP_DIAGNOSTIC:  # the same schedule, its last step split into many
-                tail = torch.logspace(math.log10(float(sigmas[-2])), -4, LAST_STEP_SPLIT, dtype=torch.float64)[1:]
-                sigmas = torch.cat([sigmas[:-1], tail.to(sigmas.dtype), sigmas.new_zeros(1)])
             counted = CountingModel(problem.model)
             out = run(counted, start * sigmas[0], sigmas, 0, problem.space).double()
             per_sample = (out - reference).pow(2).mean(dim=1).sqrt()
