@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-from .coefficients import plan_steps, validate_alphas, validate_sigmas
+from .coefficients import Step, plan_steps, validate_alphas, validate_sigmas
 from .noise import NoiseSampler, per_item_noise_sampler
 from .noise_scales import DEFAULT_NOISE_SCALE, NoiseScale, resolve_noise_scale
 
@@ -111,26 +111,46 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         step = steps[i]
         guidance = None if uncond is None or step.returns_prediction else denoised - _unconditional(uncond, denoised)
-        if step.returns_prediction:
-            x = denoised.to(x.dtype)
-        else:
-            w_current, w_previous, w_older = step.d_weights
-            x = torch.mul(x, step.x_weight)  # a new tensor: the caller's latent is never written
-            x.add_(denoised, alpha=w_current)
-            if w_previous:
-                x.add_(previous, alpha=w_previous)
-            if w_older:
-                x.add_(older, alpha=w_older)
-            if guidance is not None:
-                x.add_(guidance, alpha=step.cfg_pp_kick)
-            if step.noise_std:
-                x.add_(noise_sampler(sigma_cpu_list[i], sigma_cpu_list[i + 1]), alpha=step.noise_std)
+        noise = noise_sampler(sigma_cpu_list[i], sigma_cpu_list[i + 1]) if step.noise_std else None
+        x = er_sde_update(x, step, denoised, previous, older, noise, guidance)
         if history:
-            if guidance is not None:  # the CFG-equivalent prediction x0_e (see the docstring)
-                denoised = denoised.add(guidance, alpha=step.cfg_pp_history)
-            previous, older = denoised, (previous if history == 2 else None)
-        del denoised, guidance  # not held through the next model call unless the order needs it
+            previous, older = history_prediction(step, denoised, guidance), (previous if history == 2 else None)
+        del denoised, guidance, noise  # not held through the next model call unless the order needs it
     return x
+
+
+def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous: torch.Tensor | None = None,
+                  older: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+                  guidance: torch.Tensor | None = None) -> torch.Tensor:
+    """One step of a plan from ``plan_steps``: the latent at the next sigma (a new tensor).
+
+    x_next = x_weight x + w_0 denoised + w_1 previous + w_2 older + noise_std noise
+    (+ cfg_pp_kick guidance with CFG++), or the prediction itself on the step to sigma = 0.
+    ``previous`` and ``older`` are the kept predictions (``history_prediction``) of the two
+    steps before; ``noise`` is unit Gaussian like x, needed only where step.noise_std > 0.
+    sample_er_sde's loop and the diffusers scheduler both call this: the math exists once."""
+    if step.returns_prediction:
+        return denoised.to(x.dtype)
+    w_current, w_previous, w_older = step.d_weights
+    x = torch.mul(x, step.x_weight)  # a new tensor: the caller's latent is never written
+    x.add_(denoised, alpha=w_current)
+    if w_previous:
+        x.add_(previous, alpha=w_previous)
+    if w_older:
+        x.add_(older, alpha=w_older)
+    if guidance is not None:
+        x.add_(guidance, alpha=step.cfg_pp_kick)
+    if step.noise_std:
+        if noise is None:
+            raise ValueError("this step injects noise (noise_std > 0): pass unit Gaussian noise shaped like x")
+        x.add_(noise, alpha=step.noise_std)
+    return x
+
+
+def history_prediction(step: Step, denoised: torch.Tensor, guidance: torch.Tensor | None = None) -> torch.Tensor:
+    """The prediction the next steps' divided differences use: the model's, or with CFG++ the
+    CFG-equivalent x0_e = x0_g + r / (1 - r) (x0_g - x0_u) (see sample_er_sde)."""
+    return denoised if guidance is None else denoised.add(guidance, alpha=step.cfg_pp_history)
 
 
 def _unconditional(uncond: Callable[[], torch.Tensor], denoised: torch.Tensor) -> torch.Tensor:
