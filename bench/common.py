@@ -49,7 +49,7 @@ def versions() -> str:
                 rev = "v" + text.split("__version__", 1)[1].split('"')[1]
             except (OSError, IndexError):
                 rev = "(version unknown)"
-        parts.append(f"ComfyUI {rev} at {root}")
+        parts.append(f"ComfyUI {rev}")  # the version, never the local path (results files are shared)
     return ", ".join(parts)
 
 

@@ -198,7 +198,9 @@ def comfy_module() -> tuple[SimpleNamespace | None, str | None]:
     try:
         csampling, cms = _comfy_import(root)
     except Exception as exc:  # noqa: BLE001
-        return None, f"ComfyUI at {root} could not be imported ({exc.__class__.__name__}: {exc}); its samplers are skipped"
+        # the note goes into the results files: name the variable, not the local path
+        reason = str(exc).replace(root, "$COMFYUI_DIR")
+        return None, f"ComfyUI ($COMFYUI_DIR) could not be imported ({exc.__class__.__name__}: {reason}); its samplers are skipped"
 
     # how ComfyUI builds model_sampling for an EDM-preconditioned (VE, x0-predicting) model ...
     class ModelSampling(cms.ModelSamplingContinuousEDM, cms.EDM):
