@@ -101,8 +101,11 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         noise_seed: a fixed seed for the per-step noise; None: the generator's initial_seed(), or
             without a generator a hash of each item's starting latent (see ersde_diffusers.noise).
 
-    `from_config` also takes a FlowMatchEulerDiscreteScheduler config (SD3, Flux): it becomes
-    use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=shift.
+    Flow models: prediction_type="flow_prediction" (or use_flow_sigmas=True with another prediction
+    type) makes alpha = 1 - sigma. `from_config` also takes a FlowMatchEulerDiscreteScheduler config
+    (SD3, Flux): it becomes prediction_type="flow_prediction", flow_shift=shift, and
+    use_flow_sigmas stays False, so that FluxPipeline hands over its sigmas as it does to
+    FlowMatchEulerDiscreteScheduler (it passes none to a scheduler whose use_flow_sigmas is set).
     """
 
     _compatibles = [e.name for e in KarrasDiffusionSchedulers] + ["FlowMatchEulerDiscreteScheduler"]
@@ -145,7 +148,8 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
     ):
         _check_config(self.config)
         self.phi = resolve_noise_scale(noise_scale, float(eta))
-        if use_flow_sigmas:
+        self.is_flow = bool(use_flow_sigmas or prediction_type == "flow_prediction")
+        if self.is_flow:
             # the training schedule, as FlowMatchEulerDiscreteScheduler keeps it: t / T, statically shifted
             train = np.arange(num_train_timesteps, 0, -1, dtype=np.float64) / num_train_timesteps
             self.train_sigmas = train if use_dynamic_shifting else schedules.flow_shift(train, flow_shift)
@@ -161,7 +165,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         # a noise scale that breaks phi > 0 or phi(x)/x non-decreasing anywhere a schedule can reach fails here
         check_noise_scale(self.phi, torch.from_numpy(np.unique(lambdas)))
         self.init_noise_sigma = 1.0  # both latents start as unit noise (VP at alpha ~ 0, flow at sigma = 1)
-        self.timesteps = torch.from_numpy(timesteps.copy()).to(torch.float32 if use_flow_sigmas else torch.int64)
+        self.timesteps = torch.from_numpy(timesteps.copy()).to(torch.float32 if self.is_flow else torch.int64)
         self.sigmas = torch.from_numpy(np.sort(self.train_sigmas)[::-1].copy()).to(torch.float32)
         self.num_inference_steps: int | None = None
         self._step_index: int | None = None
@@ -222,7 +226,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
                 raise ValueError(f"num_inference_steps is {num_inference_steps} but {len(custom)} custom values were given")
             if len(custom) < 1 or not np.isfinite(custom).all():
                 raise ValueError("custom sigmas / timesteps must be a non-empty list of finite numbers")
-        if self.config.use_flow_sigmas:
+        if self.is_flow:
             step_sigmas, step_timesteps = self._flow_schedule(num_inference_steps, sigmas, timesteps, mu, custom)
         else:
             step_sigmas, step_timesteps = self._vp_schedule(num_inference_steps, sigmas, timesteps, custom)
@@ -234,7 +238,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             final_sigmas = np.append(step_sigmas, final)
         validate_sigmas(torch.from_numpy(final_sigmas))  # finite, >= 0, non-increasing: a clear error now
         self.sigmas = torch.from_numpy(final_sigmas).to(torch.float32)
-        dtype = torch.float32 if self.config.use_flow_sigmas else torch.int64
+        dtype = torch.float32 if self.is_flow else torch.int64
         self.timesteps = torch.from_numpy(np.asarray(step_timesteps)).to(device=device, dtype=dtype)
         self.num_inference_steps = len(self.timesteps)
         self._step_index = None
@@ -293,7 +297,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         """(sigma_t, alpha) of the latent from step `start` on, float64, and the noise levels the
         model's output is read at (the same; flow sigma = 1 planned just below 1)."""
         s = self.sigmas[start:].double()
-        if self.config.use_flow_sigmas:
+        if self.is_flow:
             s = s.clamp(max=FLOW_SIGMA_CEILING)
             return s, 1.0 - s, s
         alpha = 1.0 / torch.sqrt(1.0 + s * s)
@@ -356,7 +360,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         else:
             indices = [self._step_index if self._step_index is not None else self._begin_index] * len(timesteps)
         s = self.sigmas.double()[indices]
-        if self.config.use_flow_sigmas:
+        if self.is_flow:
             alpha, sigma_t = 1.0 - s, s
         else:
             alpha = 1.0 / torch.sqrt(1.0 + s * s)
@@ -398,7 +402,7 @@ def flow_match_config(config: dict) -> dict:
     if config.get("invert_sigmas"):
         raise ValueError("invert_sigmas (Mochi's inverted schedule) is not supported by ERSDESolverScheduler")
     out = {k: v for k, v in config.items() if k not in ("shift", "invert_sigmas", "stochastic_sampling")}
-    out.update(use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=float(config.get("shift", 1.0)))
+    out.update(prediction_type="flow_prediction", flow_shift=float(config.get("shift", 1.0)))
     return out
 
 
@@ -430,9 +434,6 @@ def _check_config(cfg: Any) -> None:
         raise ValueError(f"noise_seed must be an integer or None, got {cfg.noise_seed!r}")
     if sum(bool(cfg[f"use_{k}_sigmas"]) for k in ("karras", "exponential", "beta")) > 1:
         raise ValueError("use at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas")
-    if cfg.prediction_type == "flow_prediction" and not cfg.use_flow_sigmas:
-        raise ValueError("prediction_type 'flow_prediction' is a flow model: set use_flow_sigmas=True "
-                         "(alpha = 1 - sigma), or build the scheduler from the pipeline's FlowMatch config")
     if cfg.prediction_type == "v_prediction" and cfg.use_flow_sigmas:
         raise ValueError("prediction_type 'v_prediction' is defined for VP schedules, not with use_flow_sigmas")
     if not (isinstance(cfg.num_train_timesteps, int) and cfg.num_train_timesteps >= 2):

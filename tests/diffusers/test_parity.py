@@ -57,7 +57,7 @@ def scheduler_for(prediction_type: str, **config) -> ERSDESolverScheduler:
 def run_scheduler(scheduler: ERSDESolverScheduler, x: torch.Tensor, steps: int | None = None,
                   **step_kwargs) -> torch.Tensor:
     """The plain denoising loop of a pipeline; `steps`: set_timesteps(steps) first."""
-    flow = scheduler.config.use_flow_sigmas
+    flow = scheduler.is_flow
     if steps is not None:
         scheduler.set_timesteps(steps)
     for i, t in enumerate(scheduler.timesteps):
@@ -70,7 +70,7 @@ def run_scheduler(scheduler: ERSDESolverScheduler, x: torch.Tensor, steps: int |
 def run_library(scheduler: ERSDESolverScheduler, x: torch.Tensor, seed: int, **solver_kwargs) -> torch.Tensor:
     """sample_er_sde on the scheduler's schedule, the VP latent in VE form (x / alpha, lambda = sigma)."""
     sigmas = scheduler.sigmas.double()
-    if scheduler.config.use_flow_sigmas:
+    if scheduler.is_flow:
         sigmas = sigmas.clamp(max=FLOW_SIGMA_CEILING)
         alphas = 1.0 - sigmas
         model = lambda y, s, **_: ve_x0(y / (1 - s[0].item()), s[0].item() / (1 - s[0].item()))  # noqa: E731
