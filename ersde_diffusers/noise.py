@@ -17,11 +17,12 @@ torch's global generator silently.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
-from k_diffusion_ext import gaussian_noise
+from k_diffusion_ext import per_item_noise_sampler
+from k_diffusion_ext.noise import NoiseSampler
 
 NOISE_SOURCES = ("portable", "generator")
 # elements of each item's starting latent that its fallback seed is hashed from: plenty to tell
@@ -29,7 +30,6 @@ NOISE_SOURCES = ("portable", "generator")
 HASHED_ELEMENTS = 1024
 
 Generators = torch.Generator | Sequence[torch.Generator] | None
-Noise = Callable[[int], torch.Tensor]  # draw index -> unit Gaussian float32 latent
 
 
 def latent_seeds(sample: torch.Tensor) -> list[int]:
@@ -54,21 +54,18 @@ def run_seeds(sample: torch.Tensor, noise_seed: int | None, generator: Generator
     return latent_seeds(sample)
 
 
-def portable_noise(sample: torch.Tensor, seeds: list[int]) -> Noise:
-    """Draw n of the counter-based stream for each item's seed, float32 on the sample's device."""
-    # a zero-stride template: gaussian_noise reads shape, device and dtype from it, no memory held
+def portable_noise(sample: torch.Tensor, seeds: list[int]) -> NoiseSampler:
+    """The library's noise sampler (call n: draw n of the counter-based stream) for each item's seed,
+    float32 on the sample's device."""
+    # a zero-stride template: the sampler reads shape, device and dtype from it, no memory held
     template = torch.empty((), dtype=torch.float32, device=sample.device).expand(sample.shape)
-    consecutive = all(seed == seeds[0] + i for i, seed in enumerate(seeds))
-
-    def draw(n: int) -> torch.Tensor:
-        if consecutive:  # the library keys item i by seed + i: one batched draw
-            return gaussian_noise(template, seeds[0], n)
-        return torch.cat([gaussian_noise(template[i:i + 1], seed, n) for i, seed in enumerate(seeds)])
-
-    return draw
+    if all(seed == seeds[0] + i for i, seed in enumerate(seeds)):
+        return per_item_noise_sampler(template, seeds[0])  # the library keys item i by seed + i: one batched draw
+    items = [per_item_noise_sampler(template[i:i + 1], seed) for i, seed in enumerate(seeds)]
+    return lambda sigma, sigma_next: torch.cat([item(sigma, sigma_next) for item in items])
 
 
-def generator_noise(sample: torch.Tensor, seeds: list[int], generator: Generators) -> Noise:
+def generator_noise(sample: torch.Tensor, seeds: list[int], generator: Generators) -> NoiseSampler:
     """torch.randn from the pipeline's generator(s), or from CPU generators seeded with `seeds`."""
     from diffusers.utils.torch_utils import randn_tensor
 
@@ -76,13 +73,14 @@ def generator_noise(sample: torch.Tensor, seeds: list[int], generator: Generator
         generator = [torch.Generator("cpu").manual_seed(seed & (2 ** 64 - 1)) for seed in seeds]
     shape, device = sample.shape, sample.device
 
-    def draw(n: int) -> torch.Tensor:
+    def draw(sigma: float, sigma_next: float) -> torch.Tensor:
         return randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
 
     return draw
 
 
-def noise_for_run(source: str, sample: torch.Tensor, noise_seed: int | None, generator: Generators) -> Noise:
+def noise_for_run(source: str, sample: torch.Tensor, noise_seed: int | None, generator: Generators) -> NoiseSampler:
+    """The run's noise sampler, k-diffusion's convention: noise(sigma, sigma_next) -> unit Gaussian latent."""
     seeds = run_seeds(sample, noise_seed, generator)
     if source == "portable":
         return portable_noise(sample, seeds)

@@ -30,10 +30,11 @@ from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, Sch
 from diffusers.utils import BaseOutput
 
 from k_diffusion_ext import SCHEMES, Step, er_sde_update, history_prediction, plan_steps, validate_alphas, validate_sigmas
+from k_diffusion_ext.noise import NoiseSampler
 from k_diffusion_ext.noise_scales import check_noise_scale, resolve_noise_scale
 
 from . import schedules
-from .noise import NOISE_SOURCES, Generators, Noise, noise_for_run
+from .noise import NOISE_SOURCES, Generators, noise_for_run
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample", "flow_prediction")
 VARIANCE_TYPES = (None, "learned", "learned_range")
@@ -51,24 +52,22 @@ class ERSDESolverSchedulerOutput(BaseOutput):
 
 class _Run:
     """One sampling run's state: the plan from the run's first step on, and what the next steps need
-    (the kept predictions, the noise source, how many noise draws were made). The per-step state
-    of the solver lives here and only here."""
+    (the kept predictions, the noise sampler). The per-step state of the solver lives here and only here."""
 
-    def __init__(self, start: int, plan: list[Step], to_x0: list[tuple[float, float]], noise: Noise, order: int):
-        self.start, self.plan, self.to_x0, self.noise = start, plan, to_x0, noise
+    def __init__(self, start: int, sigmas: list[float], plan: list[Step], to_x0: list[tuple[float, float]],
+                 noise: NoiseSampler, order: int):
+        self.start, self.sigmas, self.plan, self.to_x0, self.noise = start, sigmas, plan, to_x0, noise
         self.history = order - 1  # earlier predictions the order uses, as in sample_er_sde
         self.previous: torch.Tensor | None = None
         self.older: torch.Tensor | None = None
-        self.draws = 0
 
     def advance(self, i: int, x: torch.Tensor, model_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the latent at the next sigma, the x0 prediction) for plan step i."""
         x_weight, out_weight = self.to_x0[i]
         denoised = torch.mul(model_output, out_weight).add_(x, alpha=x_weight) if x_weight else model_output * out_weight
         step = self.plan[i]
-        noise = None
-        if step.noise_std:  # drawn only where the step injects noise, as sample_er_sde's loop draws
-            noise, self.draws = self.noise(self.draws), self.draws + 1
+        # drawn only where the step injects noise, as sample_er_sde's loop draws
+        noise = self.noise(self.sigmas[i], self.sigmas[i + 1]) if step.noise_std else None
         x_next = er_sde_update(x, step, denoised, self.previous, self.older, noise)
         if self.history:
             self.previous, self.older = history_prediction(step, denoised), (self.previous if self.history == 2 else None)
@@ -293,25 +292,25 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         return step_sigmas, step_sigmas * total
 
     # --- the solver's variables ------------------------------------------------------------
-    def _solver_schedule(self, start: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(sigma_t, alpha) of the latent from step `start` on, float64, and the noise levels the
-        model's output is read at (the same; flow sigma = 1 planned just below 1)."""
+    def _solver_schedule(self, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sigma_t, alpha) of the latent from step `start` on, float64 (flow: sigma = 1 planned just below 1)."""
         s = self.sigmas[start:].double()
         if self.is_flow:
             s = s.clamp(max=FLOW_SIGMA_CEILING)
-            return s, 1.0 - s, s
+            return s, 1.0 - s
         alpha = 1.0 / torch.sqrt(1.0 + s * s)
-        return s * alpha, alpha, s
+        return s * alpha, alpha
 
     def _start_run(self, sample: torch.Tensor, generator: Generators) -> _Run:
         start = self._step_index
-        sigma_t, alpha, _ = self._solver_schedule(start)
+        sigma_t, alpha = self._solver_schedule(start)
         cfg = self.config
         plan = plan_steps(validate_sigmas(sigma_t), validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
                           cfg.scheme, float(cfg.s_noise))
         to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
         noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator)
-        return _Run(start, plan, to_x0, noise, cfg.solver_order)
+        # the noise sampler is called with the scheduler's sigmas, as hosts call sample_er_sde's
+        return _Run(start, self.sigmas[start:].tolist(), plan, to_x0, noise, cfg.solver_order)
 
     # --- the diffusers interface -----------------------------------------------------------
     def scale_model_input(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -340,13 +339,14 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
                              "steps: call set_timesteps again for a new run")
         if self._run is None:
             self._run = self._start_run(sample, generator)
-        work = torch.promote_types(sample.dtype, torch.float32)  # float16 / bfloat16 latents: the update in float32
+        # float16 / bfloat16 latents: the update in float32 (float64 stays float64)
+        work = torch.float64 if sample.dtype == torch.float64 else torch.float32
         output = model_output
         if self.config.variance_type in ("learned", "learned_range") and output.shape[1] == 2 * sample.shape[1]:
             output = output[:, :sample.shape[1]]  # the predicted variance is not used
-        x_next, denoised = self._run.advance(self._step_index - self._run.start, sample.to(work), output.to(work))
+        x_next, denoised = self._run.advance(self._step_index - self._run.start, _as(sample, work), _as(output, work))
         self._step_index += 1
-        prev_sample, x0 = x_next.to(sample.dtype), denoised.to(sample.dtype)
+        prev_sample, x0 = _as(x_next, sample.dtype), _as(denoised, sample.dtype)
         if not return_dict:
             return prev_sample, x0
         return ERSDESolverSchedulerOutput(prev_sample=prev_sample, pred_original_sample=x0)
@@ -379,6 +379,11 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
 
     def __len__(self) -> int:
         return self.config.num_train_timesteps
+
+
+def _as(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """tensor in dtype; no call at all where it is already (an aten::to a step each, on the host, otherwise)."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
 
 
 def _x0_weights(prediction_type: str, alpha: float, sigma_t: float) -> tuple[float, float]:

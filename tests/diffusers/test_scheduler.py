@@ -175,7 +175,7 @@ def test_step_keeps_shape_and_dtype(dtype):
     out = scheduler.step(dummy_model(x, scheduler.timesteps[0]).to(dtype), scheduler.timesteps[0], x)
     assert out.prev_sample.shape == SHAPE and out.prev_sample.dtype == dtype
     assert out.pred_original_sample.shape == SHAPE and out.pred_original_sample.dtype == dtype
-    assert scheduler._run.noise(0).dtype == torch.float32  # noise drawn in float32 whatever the latent
+    assert scheduler._run.noise(1.0, 0.5).dtype == torch.float32  # noise drawn in float32 whatever the latent
     prev, x0 = scheduler.step(torch.zeros_like(x), scheduler.timesteps[1], x, return_dict=False)
     assert prev.shape == x0.shape == SHAPE
 
