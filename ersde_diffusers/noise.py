@@ -3,7 +3,7 @@
 "portable" (the default): the library's counter-based stream (k_diffusion_ext.NOISE_STREAM), item i
 of a batch keyed by its own seed. A seed gives the same noise on every device, dtype and batch
 size, drawn on the latent's device with no CPU draw and no copy, and the same noise as the
-project's ComfyUI / WebUI samplers for that seed. "generator": torch.randn through diffusers'
+project's ComfyUI samplers for that seed. "generator": torch.randn through diffusers'
 randn_tensor with the pipeline's generator, as diffusers' own SDE schedulers draw (same seed,
 same image on one kind of device only).
 

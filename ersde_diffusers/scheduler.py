@@ -292,18 +292,12 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         return step_sigmas, step_sigmas * total
 
     # --- the solver's variables ------------------------------------------------------------
-    def _solver_schedule(self, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(sigma_t, alpha) of the latent from step `start` on, float64 (flow: sigma = 1 planned just below 1)."""
-        s = self.sigmas[start:].double()
-        if self.is_flow:
-            s = s.clamp(max=FLOW_SIGMA_CEILING)
-            return s, 1.0 - s
-        alpha = 1.0 / torch.sqrt(1.0 + s * s)
-        return s * alpha, alpha
-
     def _start_run(self, sample: torch.Tensor, generator: Generators) -> _Run:
         start = self._step_index
-        sigma_t, alpha = self._solver_schedule(start)
+        sigmas = self.sigmas[start:].double()
+        # flow: sigma = 1 (alpha = 0) planned just below 1
+        alpha, sigma_t = latent_coefficients(sigmas.clamp(max=FLOW_SIGMA_CEILING) if self.is_flow else sigmas,
+                                             self.is_flow)
         cfg = self.config
         plan = plan_steps(validate_sigmas(sigma_t), validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
                           cfg.scheme, float(cfg.s_noise))
@@ -359,12 +353,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             indices = [self.index_for_timestep(t) for t in timesteps]
         else:
             indices = [self._step_index if self._step_index is not None else self._begin_index] * len(timesteps)
-        s = self.sigmas.double()[indices]
-        if self.is_flow:
-            alpha, sigma_t = 1.0 - s, s
-        else:
-            alpha = 1.0 / torch.sqrt(1.0 + s * s)
-            sigma_t = s * alpha
+        alpha, sigma_t = latent_coefficients(self.sigmas.double()[indices], self.is_flow)
         shape = (-1,) + (1,) * (original_samples.ndim - 1)
         alpha = alpha.to(original_samples.device, original_samples.dtype).view(shape)
         sigma_t = sigma_t.to(original_samples.device, original_samples.dtype).view(shape)
@@ -379,6 +368,15 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
 
     def __len__(self) -> int:
         return self.config.num_train_timesteps
+
+
+def latent_coefficients(sigmas: torch.Tensor, flow: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(alpha, sigma_t) with latent = alpha x0 + sigma_t noise at the scheduler's sigmas: flow (1 - sigma, sigma);
+    VP, from the k-diffusion sigma s, (1 / sqrt(1 + s^2), s / sqrt(1 + s^2))."""
+    if flow:
+        return 1.0 - sigmas, sigmas
+    alpha = 1.0 / torch.sqrt(1.0 + sigmas * sigmas)
+    return alpha, sigmas * alpha
 
 
 def _as(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
