@@ -21,8 +21,9 @@ from typing import Sequence
 
 import torch
 
-from k_diffusion_ext import per_item_noise_sampler
-from k_diffusion_ext.noise import NoiseSampler
+from ._solver import solver
+
+NoiseSampler = solver.noise.NoiseSampler
 
 NOISE_SOURCES = ("portable", "generator")
 # elements of each item's starting latent that its fallback seed is hashed from: plenty to tell
@@ -60,8 +61,8 @@ def portable_noise(sample: torch.Tensor, seeds: list[int]) -> NoiseSampler:
     # a zero-stride template: the sampler reads shape, device and dtype from it, no memory held
     template = torch.empty((), dtype=torch.float32, device=sample.device).expand(sample.shape)
     if all(seed == seeds[0] + i for i, seed in enumerate(seeds)):
-        return per_item_noise_sampler(template, seeds[0])  # the library keys item i by seed + i: one batched draw
-    items = [per_item_noise_sampler(template[i:i + 1], seed) for i, seed in enumerate(seeds)]
+        return solver.per_item_noise_sampler(template, seeds[0])  # the library keys item i by seed + i
+    items = [solver.per_item_noise_sampler(template[i:i + 1], seed) for i, seed in enumerate(seeds)]
     return lambda sigma, sigma_next: torch.cat([item(sigma, sigma_next) for item in items])
 
 
