@@ -8,6 +8,7 @@ scheduler swapped in the way a user does it:
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -165,6 +166,20 @@ def test_pipeline_runs_reproducibly_with_the_scheduler(family, task):
     other = generate(pipe, family, task, seed=4)
     np.testing.assert_array_equal(first, again)
     assert np.abs(first - other).max() > 1e-3, "another seed gave the same image"
+
+
+def test_a_saved_pipeline_loads_with_the_scheduler(tmp_path):
+    pipe = pipeline("sd", "txt2img")
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, solver_order=2, noise_scale="ode")
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    # a stored name (see ersde_diffusers/__init__.py): the class stays in ersde_diffusers/scheduler.py
+    assert index["scheduler"] == ["ersde_diffusers.scheduler", "ERSDESolverScheduler"]
+    loaded = diffusers.StableDiffusionPipeline.from_pretrained(
+        tmp_path, text_encoder=None, tokenizer=None, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False)
+    assert isinstance(loaded.scheduler, ERSDESolverScheduler)
+    assert (loaded.scheduler.config.solver_order, loaded.scheduler.config.noise_scale) == (2, "ode")
 
 
 def test_flux_schedule_is_the_one_flux_passes():
