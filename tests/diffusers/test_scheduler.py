@@ -49,6 +49,15 @@ def test_save_and_load_round_trip(tmp_path: Path):
     torch.testing.assert_close(full_loop(loaded), full_loop(scheduler), rtol=0, atol=0)
 
 
+def test_trained_betas_round_trip(tmp_path: Path):
+    betas = np.linspace(0.0001, 0.02, 1000)
+    scheduler = ERSDESolverScheduler(trained_betas=betas)
+    scheduler.save_pretrained(tmp_path)
+    loaded = ERSDESolverScheduler.from_pretrained(tmp_path)
+    np.testing.assert_allclose(loaded.config.trained_betas, betas)
+    torch.testing.assert_close(full_loop(loaded), full_loop(scheduler), rtol=0, atol=0)
+
+
 def test_config_is_json():
     config = json.loads(ERSDESolverScheduler(**SD15).to_json_string().replace("-Infinity", "null"))
     assert config["solver_order"] == 3 and config["noise_source"] == "portable"
@@ -178,6 +187,25 @@ def test_step_keeps_shape_and_dtype(dtype):
     assert scheduler._run.noise(1.0, 0.5).dtype == torch.float32  # noise drawn in float32 whatever the latent
     prev, x0 = scheduler.step(torch.zeros_like(x), scheduler.timesteps[1], x, return_dict=False)
     assert prev.shape == x0.shape == SHAPE
+
+
+def test_return_dict_and_tuple_agree():
+    scheduler = ERSDESolverScheduler(**SD15, noise_seed=0)
+    scheduler.set_timesteps(4)
+    x = torch.randn(SHAPE)
+    as_dict = scheduler.step(dummy_model(x, scheduler.timesteps[0]), scheduler.timesteps[0], x)
+    scheduler.set_timesteps(4)
+    as_tuple = scheduler.step(dummy_model(x, scheduler.timesteps[0]), scheduler.timesteps[0], x, return_dict=False)
+    torch.testing.assert_close(as_dict.prev_sample, as_tuple[0], rtol=0, atol=0)
+    torch.testing.assert_close(as_dict.pred_original_sample, as_tuple[1], rtol=0, atol=0)
+
+
+def test_many_steps_with_repeated_timesteps():
+    """200 Karras steps round to some repeated training timesteps near t = 0; the loop runs and stays finite."""
+    scheduler = ERSDESolverScheduler(**SD15, use_karras_sigmas=True)
+    scheduler.set_timesteps(200)
+    assert len(set(scheduler.timesteps.tolist())) < 200
+    assert torch.isfinite(full_loop(scheduler, steps=200)).all()
 
 
 def test_full_loop_is_deterministic_and_set_timesteps_starts_a_new_run():
