@@ -96,7 +96,8 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         s_noise: scales only the injected noise.
         scheme: "corrected" (true third order) or "reference" (the paper's code).
         noise_source: "portable" (the counter-based stream: a seed gives the same image on
-            every device and batch size) or "generator" (torch.randn from the pipeline's generator).
+            every device and batch size), "brownian" (a Brownian path on that stream: another step
+            count keeps the path) or "generator" (torch.randn from the pipeline's generator).
         noise_seed: a fixed seed for the per-step noise; None: the generator's initial_seed(), or
             without a generator a hash of each item's starting latent (see ersde_diffusers.noise).
 
@@ -296,18 +297,18 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
     # --- the solver's variables ------------------------------------------------------------
     def _start_run(self, sample: torch.Tensor, generator: Generators) -> _Run:
         start = self._step_index
+        # the sigmas a k-diffusion host hands sample_er_sde: flow's sigma = 1 (alpha = 0) just below 1
         sigmas = self.sigmas[start:].double()
-        # flow: sigma = 1 (alpha = 0) planned just below 1
-        alpha, sigma_t = latent_coefficients(sigmas.clamp(max=FLOW_SIGMA_CEILING) if self.is_flow else sigmas,
-                                             self.is_flow)
+        sigmas = sigmas.clamp(max=FLOW_SIGMA_CEILING) if self.is_flow else sigmas
+        alpha, sigma_t = latent_coefficients(sigmas, self.is_flow)
         cfg = self.config
         sigma_t = solver.validate_sigmas(sigma_t)
         plan = solver.plan_steps(sigma_t, solver.validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
                                  cfg.scheme, float(cfg.s_noise))
         to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
-        noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator)
-        # the noise sampler is called with the scheduler's sigmas, as hosts call sample_er_sde's
-        return _Run(start, self.sigmas[start:].tolist(), plan, to_x0, noise, cfg.solver_order)
+        # the noise sampler is called with those sigmas, as sample_er_sde calls it in ComfyUI
+        noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator, sigmas)
+        return _Run(start, sigmas.tolist(), plan, to_x0, noise, cfg.solver_order)
 
     # --- the diffusers interface -----------------------------------------------------------
     def scale_model_input(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:

@@ -218,12 +218,14 @@ def test_a_seed_gives_the_same_image_at_every_batch_size():
     assert np.abs(pair[0] - single[0]).max() > 1e-3
 
 
+@pytest.mark.parametrize("source", ["generator", "brownian"])
 @pytest.mark.parametrize("family", ["sd", "flux"])
-def test_generator_noise_source_is_reproducible(family):
+def test_other_noise_sources_are_reproducible(family, source):
     """noise_source="generator": torch.randn from the pipeline's generator (SD) or, where the pipeline passes
-    none to step() (Flux), from CPU generators seeded by the starting latent."""
+    none to step() (Flux), from CPU generators seeded by the starting latent; "brownian": a Brownian path
+    on the counter-based stream, seeded as the default is."""
     pipe = pipeline(family, "txt2img")
-    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, noise_source="generator")
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, noise_source=source)
     first, again = (generate(pipe, family, "txt2img", seed=3) for _ in range(2))
     other = generate(pipe, family, "txt2img", seed=4)
     np.testing.assert_array_equal(first, again)
