@@ -303,6 +303,14 @@ def test_scale_noise_matches_flow_match_euler():
     torch.testing.assert_close(ours.scale_noise(x0, t, noise), flow.scale_noise(x0, t, noise))
 
 
+def test_v_prediction_with_zero_terminal_snr_is_finite():
+    """rescale_betas_zero_snr: the first sigma is 4096 (alpha = 2^-12); v-prediction reads x0 there."""
+    scheduler = ERSDESolverScheduler(**SD15, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                     timestep_spacing="trailing")
+    x = full_loop(scheduler, steps=8)
+    assert scheduler.sigmas[0] > 4000 and torch.isfinite(x).all()
+
+
 def test_flow_start_at_sigma_one_is_finite():
     for prediction_type in ("flow_prediction", "epsilon"):
         scheduler = ERSDESolverScheduler(prediction_type=prediction_type, use_flow_sigmas=True, flow_shift=3.0)
