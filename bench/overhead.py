@@ -15,7 +15,12 @@ the repeats (the least disturbed, as timeit reports), reported as ratios:
   torchsde Brownian tree) from COMFYUI_DIR; without it, PyPI k-diffusion's euler_ancestral,
   dpmpp_2m and dpmpp_2m_sde (ComfyUI's copies of these three are the same code),
 - and ER-SDE-3 and ComfyUI's er_sde again with the noise draw left out (a noise sampler that
-  returns a pre-drawn latent), which isolates the update's own cost.
+  returns a pre-drawn latent), which isolates the update's own cost,
+- diffusers schedulers where diffusers is installed, each in a pipeline's loop (set_timesteps, then
+  step() a model call), SD1.5's betas with Karras sigmas, a seeded generator passed to step():
+  ERSDESolverScheduler (order 3, portable noise), DPMSolverMultistepScheduler (sde-dpmsolver++,
+  order 2) and SASolverScheduler (its default stochastic predictor-corrector, orders 2 / 2).
+  `--diffusers` times only these and ER-SDE-3 (sample_er_sde) and writes overhead_diffusers.*.
 
 Also: the Gaussian draw alone against one torch.randn of the same latent, and aten operator
 calls a step at batch 1 and 8 (a bound on GPU kernel launches where no GPU is).
@@ -51,6 +56,9 @@ BATCHES = {"SD1.5": (1, 4), "SDXL": (1, 4), "video": (1,)}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 ER3, ER3_BROWNIAN, ER3_FREE = "ER-SDE-3", "ER-SDE-3 (Brownian)", "ER-SDE-3 (no noise draw)"
+ER3_SCHEDULER, DIFFUSERS_DPM_SDE, DIFFUSERS_SA = (
+    "ERSDESolverScheduler (order 3)", "DPMSolverMultistep sde-dpmsolver++ (diffusers)", "SASolver (diffusers)")
+DIFFUSERS_BETAS = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, use_karras_sigmas=True)
 COMFY_ER, COMFY_ER_FREE = "er_sde (ComfyUI)", "er_sde (ComfyUI, no noise draw)"
 EULER_A, DPM2M, DPM2M_SDE = "euler_ancestral", "dpmpp_2m (ODE)", "dpmpp_2m_sde (torchsde tree)"
 SLOW = {DPM2M_SDE}  # its Brownian tree costs ~50-100x the others: 3 repeats, after the rest
@@ -60,17 +68,53 @@ def free_model(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tenso
     return x * 0.5
 
 
-def build_samplers(noise: torch.Tensor, notes: list[str], with_tree: bool = True) -> dict[str, tuple[Callable, str]]:
-    """name -> (run(x, sigmas), noise description). run returns the sampled latent."""
+def scheduler_run(scheduler) -> Callable:
+    """run(x, sigmas): a diffusers pipeline's loop over len(sigmas) - 1 steps with the scheduler, the free
+    model's output read as epsilon; the latent is brought to unit scale first (VP latents start there)."""
+    def run(x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+        scheduler.set_timesteps(len(sigmas) - 1, device=x.device)
+        generator = torch.Generator(device=x.device).manual_seed(0)
+        x = x * (1.0 / float(sigmas[0]))
+        for t in scheduler.timesteps:
+            x = scheduler.step(free_model(x, t), t, x, generator=generator, return_dict=False)[0]
+        return x
+    return run
+
+
+def diffusers_samplers(notes: list[str]) -> dict[str, tuple[Callable, str]]:
+    """The diffusers schedulers (see the module docstring); none without diffusers."""
+    try:
+        from diffusers import DPMSolverMultistepScheduler, SASolverScheduler
+        from ersde_diffusers import ERSDESolverScheduler
+    except ImportError as exc:
+        notes.append(f"diffusers not importable ({exc}): no diffusers scheduler rows (pip install -e '.[diffusers]')")
+        return {}
+    return {
+        ER3_SCHEDULER: (scheduler_run(ERSDESolverScheduler(**DIFFUSERS_BETAS, solver_order=3)),
+                        "counter-based stream on the device, seed from the generator"),
+        DIFFUSERS_DPM_SDE: (scheduler_run(DPMSolverMultistepScheduler(**DIFFUSERS_BETAS, solver_order=2,
+                                                                      algorithm_type="sde-dpmsolver++")),
+                            "randn_tensor from the generator, float32"),
+        DIFFUSERS_SA: (scheduler_run(SASolverScheduler(**DIFFUSERS_BETAS)), "randn_tensor from the generator"),
+    }
+
+
+def build_samplers(noise: torch.Tensor, notes: list[str], with_tree: bool = True,
+                   only_diffusers: bool = False) -> dict[str, tuple[Callable, str]]:
+    """name -> (run(x, sigmas), noise description). run returns the sampled latent.
+    only_diffusers: the diffusers schedulers and ER-SDE-3 (sample_er_sde) to compare them with."""
     fixed = lambda sigma, sigma_next: noise  # noqa: E731 - the noise draw left out
     out: dict[str, tuple[Callable, str]] = {}
-    for order in (1, 2, 3):
+    for order in ((3,) if only_diffusers else (1, 2, 3)):
         out[f"ER-SDE-{order}"] = (lambda x, s, o=order: sample_er_sde(free_model, x, s, extra_args={"seed": 0},
                                                                         disable=True, order=o),
                                   "counter-based stream on the device")
+    if only_diffusers:
+        return {**out, **diffusers_samplers(notes)}
     out[ER3_BROWNIAN] = (lambda x, s: sample_er_sde(free_model, x, s, disable=True, noise_sampler=brownian_noise_sampler(
         x, *schedule_range(s), seed=0)), "Brownian bridges on the counter-based stream")
     out[ER3_FREE] = (lambda x, s: sample_er_sde(free_model, x, s, disable=True, noise_sampler=fixed), "pre-drawn latent")
+    out.update(diffusers_samplers(notes))
     comfy, note = comfy_module()
     if comfy is None:
         notes.append(note)
@@ -267,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--diffusers", action="store_true",
+                        help="only the diffusers schedulers and ER-SDE-3: writes overhead_diffusers.md / .json")
     args = parser.parse_args(argv)
     out = out_dir(args.out, args.quick)
     threads = [1] if args.quick else thread_counts(args.threads)
@@ -276,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         notes.append("no GPU measured (CUDA not available on this machine): no GPU rows, no kernel-launch count; "
                      "run `python -m bench.overhead --device cuda` where one is")
     started = time.perf_counter()
-    rows_ratio, rows_time, rows_draw, results = [], [], [], []
+    rows_ratio, rows_time, rows_draw, rows_diffusers, results = [], [], [], [], []
     for label, device, n_threads, latent, shape, dtype in configs(devices, threads, args.quick):
         torch.set_num_threads(n_threads)
         big = torch.Size(shape).numel() > 2_000_000
@@ -286,12 +332,18 @@ def main(argv: list[str] | None = None) -> None:
         sigmas = edm_sigmas(steps, torch.float32).to(device)
         x = (torch.randn(shape, generator=gen, device=device, dtype=torch.float32) * sigmas[0]).to(dtype)
         # the torchsde tree takes seconds a step on a video latent: timed on images only
-        samplers = build_samplers(torch.randn_like(x), notes, with_tree=not big)
+        samplers = build_samplers(torch.randn_like(x), notes, with_tree=not big, only_diffusers=args.diffusers)
         times = time_samplers(samplers, x, sigmas, steps, repeats)
-        ours, randn = draw_times(x, max(repeats, 5))
         for name, (_, noise_kind) in samplers.items():
             rows_time.append([label, name, noise_kind, f"{times[name] * 1e6:.0f}"])
             results.append({"config": label, "sampler": name, "noise": noise_kind, "us_per_step": times[name] * 1e6})
+        if ER3_SCHEDULER in times:
+            rows_diffusers.append([label] + [f"{times[n] * 1e6:.0f}" for n in (ER3_SCHEDULER, DIFFUSERS_DPM_SDE, DIFFUSERS_SA)]
+                                  + [fmt(ratio(times, ER3_SCHEDULER, n)) for n in (DIFFUSERS_DPM_SDE, DIFFUSERS_SA, ER3)])
+        if args.diffusers:
+            print(f"[{time.perf_counter() - started:6.0f} s] {label} done", flush=True)
+            continue
+        ours, randn = draw_times(x, max(repeats, 5))
         rows_ratio.append([label] + [fmt(ratio(times, f"ER-SDE-{o}", COMFY_ER)) for o in (1, 2, 3)]
                           + [fmt(ratio(times, ER3_FREE, COMFY_ER_FREE)), fmt(ratio(times, ER3_FREE, DPM2M)),
                              fmt(ratio(times, ER3, EULER_A)), fmt(ratio(times, ER3_BROWNIAN, DPM2M_SDE), 3)])
@@ -306,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(threads[0])
         for batch in (1, 8):
             x = torch.randn(batch, *LATENTS["SD1.5"], device=device) * 80
-            samplers = build_samplers(torch.randn_like(x), notes)
+            samplers = build_samplers(torch.randn_like(x), notes, only_diffusers=args.diffusers)
             for name, (run, _) in samplers.items():
                 ops, setup_ops, kernels = op_counts(run, x, 5)
                 row = [f"{device_name} SD1.5 b{batch} float32", name, f"{ops:.1f}", f"{max(setup_ops, 0):.0f}",
@@ -318,41 +370,62 @@ def main(argv: list[str] | None = None) -> None:
                 results.append({"config": row[0], "sampler": name, "ops_per_step": ops, "setup_ops": setup_ops,
                                 "kernels_per_step": kernels})
     notes = list(dict.fromkeys(notes))
-    report = [header("Overhead benchmark" + (" (--quick)" if args.quick else ""),
+    title = "Overhead benchmark" + (": diffusers schedulers" if args.diffusers else "")
+    report = [header(title + (" (--quick)" if args.quick else ""),
                      ["bench.overhead"] + (sys.argv[1:] if argv is None else argv))]
     report.append("- notes: " + "; ".join(notes) + "\n" if notes else "")
     report.append(f"- model: one multiply (x * 0.5); {args.steps} steps on the EDM schedule (10 on the video latent; "
                   "the last step, to sigma 0, returns the prediction); best of interleaved repeats (9, or 3 on the "
                   "video latent; 3 for dpmpp_2m_sde with its Brownian tree, timed after the others). 'Nt' = N CPU threads.\n")
-    report.append("## Ratios (per-step time, lower is better for ER-SDE)\n\n"
-                  "Targets: ER-SDE / ComfyUI er_sde <= 0.5 on every row; ER-SDE-3 with Brownian noise / dpmpp_2m_sde "
-                  "(torchsde tree) <= 0.25 on the CPU (1 thread), <= 0.05 on a GPU.\n\n"
-                  + markdown_table(["config", "ER-SDE-1 / er_sde", "ER-SDE-2 / er_sde", "ER-SDE-3 / er_sde",
-                                    "both without noise draw", "ER-SDE-3 no draw / dpmpp_2m", "ER-SDE-3 / euler_a",
-                                    "ER-SDE-3 Brownian / dpmpp_2m_sde"], rows_ratio))
-    report.append("\n## The Gaussian draw alone against one torch.randn of the same latent\n\n"
-                  "Targets: <= 2x on 1 CPU thread, <= 1x with all threads.\n\n"
-                  + markdown_table(["config", "our draw (us)", "torch.randn (us)", "ratio"], rows_draw))
-    report.append("\n## Operator calls a step\n\n"
-                  "Top-level aten operators a step (from the difference of a 10- and a 5-step run), the model's "
-                  "multiply not counted. Target: <= 30 for ER-SDE, noise included, the same at batch 1 and 8.\n\n"
-                  + markdown_table(["config", "sampler", "aten ops / step", "aten ops once a call",
-                                    "CUDA kernels / step"], rows_ops))
-    report.append("\n## Time a step (us)\n\n"
-                  "Includes the model's multiply and the once-per-call setup spread over the steps.\n\n"
-                  + markdown_table(["config", "sampler", "noise", "us / step"], rows_time))
-    report.append("\n## Memory in latent-sized buffers (caller's input not counted)\n\n"
-                  "held: alive while the model runs (adds to the model's own peak; the model's input, i.e. the "
-                  "state, is one of them); peak: most alive at any moment of the call. Every sampler needs the "
-                  "state and the model's prediction; the 'extra' columns count the rest. Target: at most 3 extra "
-                  "latents.\n\n"
-                  + markdown_table(["config", "sampler", "held during model call", "extra held (beyond the state)",
-                                    "peak", "extra at peak (beyond state and prediction)"], rows_mem))
+    diffusers_table = ("## diffusers schedulers (per-step time in a pipeline's loop, us; ratios lower is better for "
+                       "ER-SDE)\n\n"
+                       "Each scheduler as a pipeline runs it: set_timesteps, then step() after each model call, SD1.5 "
+                       "betas, Karras sigmas, a seeded torch.Generator passed to step(). Target: the ER-SDE scheduler "
+                       "no slower than DPMSolverMultistep's SDE variant.\n\n"
+                       + markdown_table(["config", "ERSDESolverScheduler", "DPMSolverMultistep sde-dpmsolver++",
+                                         "SASolver", "ER-SDE scheduler / DPM++ SDE", "ER-SDE scheduler / SA-Solver",
+                                         "ER-SDE scheduler / sample_er_sde"], rows_diffusers))
+    if args.diffusers:
+        report.append(diffusers_table)
+    else:
+        report.append(_main_tables(rows_ratio, rows_draw) + ("\n" + diffusers_table if rows_diffusers else ""))
+    report.append(_common_tables(rows_ops, rows_time, rows_mem))
     report.append(f"\nTotal time {time.perf_counter() - started:.0f} s.\n")
     text = "\n".join(report)
-    (out / "overhead.md").write_text(text)
-    (out / "overhead.json").write_text(json.dumps({"notes": notes, "results": results}, indent=1))
+    stem = "overhead_diffusers" if args.diffusers else "overhead"
+    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.json").write_text(json.dumps({"notes": notes, "results": results}, indent=1))
     print(text)
+
+
+def _main_tables(rows_ratio: list, rows_draw: list) -> str:
+    return ("## Ratios (per-step time, lower is better for ER-SDE)\n\n"
+            "Targets: ER-SDE / ComfyUI er_sde <= 0.5 on every row; ER-SDE-3 with Brownian noise / dpmpp_2m_sde "
+            "(torchsde tree) <= 0.25 on the CPU (1 thread), <= 0.05 on a GPU.\n\n"
+            + markdown_table(["config", "ER-SDE-1 / er_sde", "ER-SDE-2 / er_sde", "ER-SDE-3 / er_sde",
+                              "both without noise draw", "ER-SDE-3 no draw / dpmpp_2m", "ER-SDE-3 / euler_a",
+                              "ER-SDE-3 Brownian / dpmpp_2m_sde"], rows_ratio)
+            + "\n## The Gaussian draw alone against one torch.randn of the same latent\n\n"
+            "Targets: <= 2x on 1 CPU thread, <= 1x with all threads.\n\n"
+            + markdown_table(["config", "our draw (us)", "torch.randn (us)", "ratio"], rows_draw))
+
+
+def _common_tables(rows_ops: list, rows_time: list, rows_mem: list) -> str:
+    return ("\n## Operator calls a step\n\n"
+            "Top-level aten operators a step (from the difference of a 10- and a 5-step run), the model's "
+            "multiply not counted. Target: <= 30 for ER-SDE, noise included, the same at batch 1 and 8.\n\n"
+            + markdown_table(["config", "sampler", "aten ops / step", "aten ops once a call",
+                              "CUDA kernels / step"], rows_ops)
+            + "\n## Time a step (us)\n\n"
+            "Includes the model's multiply and the once-per-call setup spread over the steps.\n\n"
+            + markdown_table(["config", "sampler", "noise", "us / step"], rows_time)
+            + "\n## Memory in latent-sized buffers (caller's input not counted)\n\n"
+            "held: alive while the model runs (adds to the model's own peak; the model's input, i.e. the "
+            "state, is one of them); peak: most alive at any moment of the call. Every sampler needs the "
+            "state and the model's prediction; the 'extra' columns count the rest. Target: at most 3 extra "
+            "latents.\n\n"
+            + markdown_table(["config", "sampler", "held during model call", "extra held (beyond the state)",
+                              "peak", "extra at peak (beyond state and prediction)"], rows_mem))
 
 
 if __name__ == "__main__":

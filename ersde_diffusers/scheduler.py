@@ -1,0 +1,447 @@
+"""ERSDESolverScheduler: ER-SDE-Solver (Cui et al., arXiv 2309.06169) as a diffusers scheduler.
+
+The math is the library's: `set_timesteps` fixes the schedule, the first `step` of a run plans
+every step with `k_diffusion_ext.plan_steps` (CPU, float64, once) and each `step` applies
+`k_diffusion_ext.er_sde_update`, the function `sample_er_sde`'s loop calls. What this module adds
+is the translation between diffusers' conventions and the solver's variables:
+
+- the latent: the solver works on x = alpha x0 + sigma_t n with lambda = sigma_t / alpha.
+  VP models (SD 1.x, 2.x, SDXL): the diffusers latent is already that, with
+  alpha = 1 / sqrt(1 + s^2), sigma_t = s alpha for the k-diffusion sigma s (kept in
+  `self.sigmas`), so lambda = s. Flow models (SD3, Flux): alpha = 1 - sigma, sigma_t = sigma,
+  lambda = sigma / (1 - sigma); sigma = 1 (alpha = 0, pure noise) is planned as 1 - 1e-4, as
+  the project's ComfyUI and WebUI adapters do.
+- the model output -> the data prediction x0, at the step's (alpha, sigma_t):
+    epsilon:          x0 = (x - sigma_t eps) / alpha
+    v_prediction:     x0 = alpha x - sigma_t v        (VP: alpha^2 + sigma_t^2 = 1)
+    sample:           x0 = output
+    flow_prediction:  x0 = x - sigma v                (v = n - x0)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, SchedulerMixin
+from diffusers.utils import BaseOutput
+
+from k_diffusion_ext import SCHEMES, Step, er_sde_update, history_prediction, plan_steps, validate_alphas, validate_sigmas
+from k_diffusion_ext.noise import NoiseSampler
+from k_diffusion_ext.noise_scales import check_noise_scale, resolve_noise_scale
+
+from . import schedules
+from .noise import NOISE_SOURCES, Generators, noise_for_run
+
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample", "flow_prediction")
+VARIANCE_TYPES = (None, "learned", "learned_range")
+# a flow model's sigma = 1 has alpha = 0 (lambda infinite): the plan starts just below, as
+# ersde_nodes and scripts/ersde_webui do (their FLOW_SIGMA_CEILING)
+FLOW_SIGMA_CEILING = 1.0 - 1e-4
+
+
+@dataclass
+class ERSDESolverSchedulerOutput(BaseOutput):
+    """prev_sample: the latent at the next sigma; pred_original_sample: the step's x0 prediction."""
+    prev_sample: torch.Tensor
+    pred_original_sample: torch.Tensor | None = None
+
+
+class _Run:
+    """One sampling run's state: the plan from the run's first step on, and what the next steps need
+    (the kept predictions, the noise sampler). The per-step state of the solver lives here and only here."""
+
+    def __init__(self, start: int, sigmas: list[float], plan: list[Step], to_x0: list[tuple[float, float]],
+                 noise: NoiseSampler, order: int):
+        self.start, self.sigmas, self.plan, self.to_x0, self.noise = start, sigmas, plan, to_x0, noise
+        self.history = order - 1  # earlier predictions the order uses, as in sample_er_sde
+        self.previous: torch.Tensor | None = None
+        self.older: torch.Tensor | None = None
+
+    def advance(self, i: int, x: torch.Tensor, model_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the latent at the next sigma, the x0 prediction) for plan step i."""
+        x_weight, out_weight = self.to_x0[i]
+        denoised = torch.mul(model_output, out_weight).add_(x, alpha=x_weight) if x_weight else model_output * out_weight
+        step = self.plan[i]
+        # drawn only where the step injects noise, as sample_er_sde's loop draws
+        noise = self.noise(self.sigmas[i], self.sigmas[i + 1]) if step.noise_std else None
+        x_next = er_sde_update(x, step, denoised, self.previous, self.older, noise)
+        if self.history:
+            self.previous, self.older = history_prediction(step, denoised), (self.previous if self.history == 2 else None)
+        return x_next, denoised
+
+
+class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
+    """ER-SDE-Solver 1/2/3: a multistep solver of the extended reverse-time SDE, one model call a step.
+
+    Config keys that DPMSolverMultistepScheduler has keep its names and meaning
+    (num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas, solver_order,
+    prediction_type, use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas, use_flow_sigmas,
+    flow_shift, use_dynamic_shifting, time_shift_type, final_sigmas_type, lambda_min_clipped,
+    variance_type, timestep_spacing, steps_offset, rescale_betas_zero_snr). Flux's base_shift,
+    max_shift, base_image_seq_len, max_image_seq_len and shift_terminal are
+    FlowMatchEulerDiscreteScheduler's. The solver's own:
+
+    Args:
+        solver_order: 1, 2 or 3 (the order ramps up over the first steps).
+        noise_scale: a name from k_diffusion_ext.NOISE_SCALES ("paper_default", "ode",
+            "reverse_sde", ...) or an expression in x such as "x * (exp(x**0.3) + 10)" (parsed,
+            never evaluated as Python); phi > 0 with phi(x)/x non-decreasing.
+        eta: noise strength that keeps the shape, psi = x^(1 - eta) phi^eta (0 = ODE). Not the
+            `eta` that pipelines pass to DDIM's step: step() takes none, so a pipeline's eta=0.0
+            never turns the SDE into the ODE behind the user's back.
+        s_noise: scales only the injected noise.
+        scheme: "corrected" (true third order) or "reference" (the paper's code).
+        noise_source: "portable" (the counter-based stream: a seed gives the same image on
+            every device and batch size) or "generator" (torch.randn from the pipeline's generator).
+        noise_seed: a fixed seed for the per-step noise; None: the generator's initial_seed(), or
+            without a generator a hash of each item's starting latent (see ersde_diffusers.noise).
+
+    Flow models: prediction_type="flow_prediction" (or use_flow_sigmas=True with another prediction
+    type) makes alpha = 1 - sigma. `from_config` also takes a FlowMatchEulerDiscreteScheduler config
+    (SD3, Flux): it becomes prediction_type="flow_prediction", flow_shift=shift, and
+    use_flow_sigmas stays False, so that FluxPipeline hands over its sigmas as it does to
+    FlowMatchEulerDiscreteScheduler (it passes none to a scheduler whose use_flow_sigmas is set).
+    """
+
+    _compatibles = [e.name for e in KarrasDiffusionSchedulers] + ["FlowMatchEulerDiscreteScheduler"]
+    order = 1
+
+    @register_to_config
+    def __init__(
+        self,
+        num_train_timesteps: int = 1000,
+        beta_start: float = 0.0001,
+        beta_end: float = 0.02,
+        beta_schedule: str = "linear",
+        trained_betas: np.ndarray | list[float] | None = None,
+        solver_order: int = 3,
+        prediction_type: str = "epsilon",
+        noise_scale: str = "paper_default",
+        eta: float = 1.0,
+        s_noise: float = 1.0,
+        scheme: str = "corrected",
+        noise_source: str = "portable",
+        noise_seed: int | None = None,
+        use_karras_sigmas: bool = False,
+        use_exponential_sigmas: bool = False,
+        use_beta_sigmas: bool = False,
+        use_flow_sigmas: bool = False,
+        flow_shift: float = 1.0,
+        use_dynamic_shifting: bool = False,
+        time_shift_type: str = "exponential",
+        base_shift: float = 0.5,
+        max_shift: float = 1.15,
+        base_image_seq_len: int = 256,
+        max_image_seq_len: int = 4096,
+        shift_terminal: float | None = None,
+        final_sigmas_type: str = "zero",
+        lambda_min_clipped: float = -float("inf"),
+        variance_type: str | None = None,
+        timestep_spacing: str = "linspace",
+        steps_offset: int = 0,
+        rescale_betas_zero_snr: bool = False,
+    ):
+        _check_config(self.config)
+        self.phi = resolve_noise_scale(noise_scale, float(eta))
+        self.is_flow = bool(use_flow_sigmas or prediction_type == "flow_prediction")
+        if self.is_flow:
+            # the training schedule, as FlowMatchEulerDiscreteScheduler keeps it: t / T, statically shifted
+            train = np.arange(num_train_timesteps, 0, -1, dtype=np.float64) / num_train_timesteps
+            self.train_sigmas = train if use_dynamic_shifting else schedules.flow_shift(train, flow_shift)
+            lambdas = np.minimum(self.train_sigmas, FLOW_SIGMA_CEILING)
+            lambdas = lambdas / (1 - lambdas)
+            timesteps = self.train_sigmas * num_train_timesteps
+        else:
+            betas = schedules.betas(num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas)
+            self.alphas_cumprod = schedules.alphas_cumprod(betas, rescale_betas_zero_snr)
+            self.train_sigmas = schedules.vp_sigmas(self.alphas_cumprod)  # ascending with t
+            lambdas = self.train_sigmas
+            timesteps = np.arange(num_train_timesteps - 1, -1, -1)
+        # a noise scale that breaks phi > 0 or phi(x)/x non-decreasing anywhere a schedule can reach fails here
+        check_noise_scale(self.phi, torch.from_numpy(np.unique(lambdas)))
+        self.init_noise_sigma = 1.0  # both latents start as unit noise (VP at alpha ~ 0, flow at sigma = 1)
+        self.timesteps = torch.from_numpy(timesteps.copy()).to(torch.float32 if self.is_flow else torch.int64)
+        self.sigmas = torch.from_numpy(np.sort(self.train_sigmas)[::-1].copy()).to(torch.float32)
+        self.num_inference_steps: int | None = None
+        self._step_index: int | None = None
+        self._begin_index: int | None = None
+        self._run: _Run | None = None
+
+    # --- config from other schedulers -------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Any = None, return_unused_kwargs: bool = False, **kwargs: Any):
+        """As ConfigMixin.from_config, and a FlowMatchEulerDiscreteScheduler config (SD3, Flux) is read
+        as the flow model it describes, so that the pipeline swap works for flow pipelines too."""
+        if isinstance(config, dict):
+            config = flow_match_config(config)
+        return super().from_config(config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+
+    # --- indices ---------------------------------------------------------------------------
+    @property
+    def step_index(self) -> int | None:
+        """The index of the next step; +1 after each step()."""
+        return self._step_index
+
+    @property
+    def begin_index(self) -> int | None:
+        """The first step's index, set by img2img / inpaint pipelines with set_begin_index."""
+        return self._begin_index
+
+    def set_begin_index(self, begin_index: int = 0) -> None:
+        self._begin_index = begin_index
+
+    def index_for_timestep(self, timestep: float | torch.Tensor, schedule_timesteps: torch.Tensor | None = None) -> int:
+        """The step index of a timestep; where it occurs twice the second (a run started mid-schedule
+        must not skip a sigma), where it does not occur the last."""
+        schedule = self.timesteps if schedule_timesteps is None else schedule_timesteps
+        if isinstance(timestep, torch.Tensor):
+            timestep = timestep.to(schedule.device)
+        hits = (schedule == timestep).nonzero()
+        if len(hits) == 0:
+            return len(schedule) - 1
+        return int(hits[1 if len(hits) > 1 else 0])
+
+    # --- schedule --------------------------------------------------------------------------
+    def set_timesteps(self, num_inference_steps: int | None = None, device: str | torch.device | None = None,
+                      sigmas: Sequence[float] | np.ndarray | None = None, mu: float | None = None,
+                      timesteps: Sequence[float] | np.ndarray | None = None) -> None:
+        """Fix the schedule: `num_inference_steps`, or custom `sigmas` (one a step, no terminal 0: flow sigmas as
+        FluxPipeline passes them, shifted by flow_shift, or by mu with use_dynamic_shifting; k-diffusion sigmas for
+        VP models), or custom `timesteps`. `mu` is used only with use_dynamic_shifting (Flux passes it always).
+        Afterwards self.sigmas[i] is the sigma of step i, self.sigmas[-1] the final one."""
+        given = [v is not None for v in (sigmas, timesteps)]
+        if all(given):
+            raise ValueError("pass custom sigmas or custom timesteps, not both")
+        if num_inference_steps is None and not any(given):
+            raise ValueError("set_timesteps needs num_inference_steps, sigmas or timesteps")
+        custom = sigmas if sigmas is not None else timesteps
+        if custom is not None:
+            custom = np.asarray(custom.cpu() if isinstance(custom, torch.Tensor) else custom, dtype=np.float64).reshape(-1)
+            if num_inference_steps is not None and len(custom) != num_inference_steps:
+                raise ValueError(f"num_inference_steps is {num_inference_steps} but {len(custom)} custom values were given")
+            if len(custom) < 1 or not np.isfinite(custom).all():
+                raise ValueError("custom sigmas / timesteps must be a non-empty list of finite numbers")
+        if self.is_flow:
+            step_sigmas, step_timesteps = self._flow_schedule(num_inference_steps, sigmas, timesteps, mu, custom)
+        else:
+            step_sigmas, step_timesteps = self._vp_schedule(num_inference_steps, sigmas, timesteps, custom)
+        final = 0.0 if self.config.final_sigmas_type == "zero" else float(np.min(self.train_sigmas))
+        if step_sigmas[-1] == 0.0 and sigmas is not None:
+            final_sigmas = step_sigmas  # custom sigmas that already end at 0: no second zero
+            step_timesteps = step_timesteps[:-1]
+        else:
+            final_sigmas = np.append(step_sigmas, final)
+        validate_sigmas(torch.from_numpy(final_sigmas))  # finite, >= 0, non-increasing: a clear error now
+        self.sigmas = torch.from_numpy(final_sigmas).to(torch.float32)
+        dtype = torch.float32 if self.is_flow else torch.int64
+        self.timesteps = torch.from_numpy(np.asarray(step_timesteps)).to(device=device, dtype=dtype)
+        self.num_inference_steps = len(self.timesteps)
+        self._step_index = None
+        self._begin_index = None
+        self._run = None
+
+    def _respacing(self) -> str | None:
+        for kind in ("karras", "exponential", "beta"):
+            if self.config[f"use_{kind}_sigmas"]:
+                return kind
+        return None
+
+    def _vp_schedule(self, n: int | None, sigmas: Any, timesteps: Any, custom: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        cfg, train = self.config, self.train_sigmas
+        if sigmas is not None:  # k-diffusion sigmas, one a step
+            step_sigmas = custom
+        elif timesteps is not None:
+            step_sigmas = np.interp(custom, np.arange(len(train)), train)
+        else:
+            last = schedules.last_unclipped_timestep(train, cfg.lambda_min_clipped)
+            spaced = schedules.spaced_timesteps(n, cfg.num_train_timesteps, cfg.timestep_spacing, cfg.steps_offset, last)
+            step_sigmas = np.interp(spaced, np.arange(len(train)), train)
+            kind = self._respacing()
+            if kind is None:
+                return step_sigmas, spaced
+            step_sigmas = schedules.respaced(step_sigmas, kind, float(train[0]), float(train[-1]))
+        if timesteps is not None:
+            return step_sigmas, custom.round()
+        return step_sigmas, schedules.sigma_to_timestep(step_sigmas, train).round()
+
+    def _flow_schedule(self, n: int | None, sigmas: Any, timesteps: Any, mu: float | None, custom: np.ndarray | None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.config
+        total = cfg.num_train_timesteps
+        if timesteps is not None:  # the model's timesteps as given; sigma = t / T, not shifted again
+            return custom / total, custom
+        if sigmas is None:
+            # FlowMatchEulerDiscreteScheduler's grid: from 1 to the training schedule's smallest sigma
+            custom = np.linspace(1.0, float(np.min(self.train_sigmas)), n)
+        if cfg.use_dynamic_shifting:
+            if mu is None:
+                raise ValueError("use_dynamic_shifting needs mu: pass set_timesteps(..., mu=...) as FluxPipeline does")
+            step_sigmas = schedules.dynamic_shift(custom, float(mu), cfg.time_shift_type)
+        else:
+            step_sigmas = schedules.flow_shift(custom, cfg.flow_shift)
+        if cfg.shift_terminal:
+            step_sigmas = schedules.stretch_to_terminal(step_sigmas, cfg.shift_terminal)
+        kind = self._respacing()
+        if kind is not None:
+            step_sigmas = schedules.respaced(step_sigmas, kind, float(step_sigmas.min()), float(step_sigmas.max()))
+        return step_sigmas, step_sigmas * total
+
+    # --- the solver's variables ------------------------------------------------------------
+    def _solver_schedule(self, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sigma_t, alpha) of the latent from step `start` on, float64 (flow: sigma = 1 planned just below 1)."""
+        s = self.sigmas[start:].double()
+        if self.is_flow:
+            s = s.clamp(max=FLOW_SIGMA_CEILING)
+            return s, 1.0 - s
+        alpha = 1.0 / torch.sqrt(1.0 + s * s)
+        return s * alpha, alpha
+
+    def _start_run(self, sample: torch.Tensor, generator: Generators) -> _Run:
+        start = self._step_index
+        sigma_t, alpha = self._solver_schedule(start)
+        cfg = self.config
+        plan = plan_steps(validate_sigmas(sigma_t), validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
+                          cfg.scheme, float(cfg.s_noise))
+        to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
+        noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator)
+        # the noise sampler is called with the scheduler's sigmas, as hosts call sample_er_sde's
+        return _Run(start, self.sigmas[start:].tolist(), plan, to_x0, noise, cfg.solver_order)
+
+    # --- the diffusers interface -----------------------------------------------------------
+    def scale_model_input(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """The model takes the latent as it is (VP and flow latents both: init_noise_sigma = 1)."""
+        return sample
+
+    def step(self, model_output: torch.Tensor, timestep: float | torch.Tensor, sample: torch.Tensor,
+             generator: Generators = None, return_dict: bool = True) -> ERSDESolverSchedulerOutput | tuple:
+        """One ER-SDE step from the current sigma to the next.
+
+        Args:
+            model_output: the model's output at `timestep` (its prediction_type).
+            timestep: the current timestep (used to find the step when no begin_index is set).
+            sample: the current latent.
+            generator: the pipeline's generator(s): the noise seed (noise_source "portable") or the
+                noise source itself ("generator"). Read on a run's first step.
+        Returns:
+            prev_sample (the latent at the next sigma, sample's dtype) and pred_original_sample (x0).
+        """
+        if self.num_inference_steps is None:
+            raise ValueError("call set_timesteps before step()")
+        if self._step_index is None:
+            self._step_index = self._begin_index if self._begin_index is not None else self.index_for_timestep(timestep)
+        if self._step_index >= self.num_inference_steps:
+            raise ValueError(f"step() called {self._step_index + 1} times for a schedule of {self.num_inference_steps} "
+                             "steps: call set_timesteps again for a new run")
+        if self._run is None:
+            self._run = self._start_run(sample, generator)
+        # float16 / bfloat16 latents: the update in float32 (float64 stays float64)
+        work = torch.float64 if sample.dtype == torch.float64 else torch.float32
+        output = model_output
+        if self.config.variance_type in ("learned", "learned_range") and output.shape[1] == 2 * sample.shape[1]:
+            output = output[:, :sample.shape[1]]  # the predicted variance is not used
+        x_next, denoised = self._run.advance(self._step_index - self._run.start, _as(sample, work), _as(output, work))
+        self._step_index += 1
+        prev_sample, x0 = _as(x_next, sample.dtype), _as(denoised, sample.dtype)
+        if not return_dict:
+            return prev_sample, x0
+        return ERSDESolverSchedulerOutput(prev_sample=prev_sample, pred_original_sample=x0)
+
+    def add_noise(self, original_samples: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """The forward process at the timesteps' sigmas: alpha x0 + sigma_t n (VP), (1 - sigma) x0 + sigma n (flow).
+        Before a run (img2img) at begin_index, during one (inpaint) at the current step_index."""
+        timesteps = torch.as_tensor(timesteps).reshape(-1)
+        if self._begin_index is None:
+            indices = [self.index_for_timestep(t) for t in timesteps]
+        else:
+            indices = [self._step_index if self._step_index is not None else self._begin_index] * len(timesteps)
+        s = self.sigmas.double()[indices]
+        if self.is_flow:
+            alpha, sigma_t = 1.0 - s, s
+        else:
+            alpha = 1.0 / torch.sqrt(1.0 + s * s)
+            sigma_t = s * alpha
+        shape = (-1,) + (1,) * (original_samples.ndim - 1)
+        alpha = alpha.to(original_samples.device, original_samples.dtype).view(shape)
+        sigma_t = sigma_t.to(original_samples.device, original_samples.dtype).view(shape)
+        return alpha * original_samples + sigma_t * noise.to(original_samples.dtype)
+
+    def scale_noise(self, sample: torch.Tensor, timestep: float | torch.Tensor,
+                    noise: torch.Tensor | None = None) -> torch.Tensor:
+        """FlowMatchEulerDiscreteScheduler's name for add_noise (flow img2img and inpaint pipelines call it)."""
+        if noise is None:
+            raise ValueError("scale_noise needs the noise to add")
+        return self.add_noise(sample, noise, torch.as_tensor(timestep))
+
+    def __len__(self) -> int:
+        return self.config.num_train_timesteps
+
+
+def _as(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """tensor in dtype; no call at all where it is already (an aten::to a step each, on the host, otherwise)."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
+
+
+def _x0_weights(prediction_type: str, alpha: float, sigma_t: float) -> tuple[float, float]:
+    """(a, b) with x0 = a x + b output, at a step's alpha and sigma_t (see the module docstring)."""
+    if prediction_type == "epsilon":
+        return 1.0 / alpha, -sigma_t / alpha
+    if prediction_type == "v_prediction":
+        return alpha, -sigma_t
+    if prediction_type == "sample":
+        return 0.0, 1.0
+    return 1.0, -sigma_t  # flow_prediction: x - sigma v
+
+
+def flow_match_config(config: dict) -> dict:
+    """A FlowMatchEulerDiscreteScheduler config read as this scheduler's; any other config unchanged."""
+    # in memory a config has no _class_name (only a saved one has): FlowMatch configs are the ones
+    # with a `shift` and no beta schedule
+    named = str(config.get("_class_name", "")).startswith("FlowMatch")
+    if "use_flow_sigmas" in config or not (named or ("shift" in config and "beta_start" not in config)):
+        return config
+    if config.get("invert_sigmas"):
+        raise ValueError("invert_sigmas (Mochi's inverted schedule) is not supported by ERSDESolverScheduler")
+    out = {k: v for k, v in config.items() if k not in ("shift", "invert_sigmas", "stochastic_sampling")}
+    out.update(prediction_type="flow_prediction", flow_shift=float(config.get("shift", 1.0)))
+    return out
+
+
+def _one_of(name: str, value: Any, allowed: Sequence[Any]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(repr(a) for a in allowed)}")
+
+
+def _check_config(cfg: Any) -> None:
+    """Bad config is a ValueError at construction that names the key."""
+    if cfg.solver_order not in (1, 2, 3) or isinstance(cfg.solver_order, bool):
+        raise ValueError(f"solver_order must be 1, 2 or 3, got {cfg.solver_order!r}")
+    _one_of("prediction_type", cfg.prediction_type, PREDICTION_TYPES)
+    _one_of("scheme", cfg.scheme, SCHEMES)
+    _one_of("noise_source", cfg.noise_source, NOISE_SOURCES)
+    _one_of("beta_schedule", cfg.beta_schedule, schedules.BETA_SCHEDULES)
+    _one_of("timestep_spacing", cfg.timestep_spacing, schedules.TIMESTEP_SPACINGS)
+    _one_of("final_sigmas_type", cfg.final_sigmas_type, schedules.FINAL_SIGMAS_TYPES)
+    _one_of("time_shift_type", cfg.time_shift_type, schedules.TIME_SHIFT_TYPES)
+    _one_of("variance_type", cfg.variance_type, VARIANCE_TYPES)
+    if not isinstance(cfg.noise_scale, str):
+        raise ValueError(f"noise_scale must be a name or an expression string (the config is JSON), "
+                         f"got {type(cfg.noise_scale).__name__}")
+    for key in ("eta", "s_noise"):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
+    if cfg.noise_seed is not None and (isinstance(cfg.noise_seed, bool) or not isinstance(cfg.noise_seed, int)):
+        raise ValueError(f"noise_seed must be an integer or None, got {cfg.noise_seed!r}")
+    if sum(bool(cfg[f"use_{k}_sigmas"]) for k in ("karras", "exponential", "beta")) > 1:
+        raise ValueError("use at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas")
+    if cfg.prediction_type == "v_prediction" and cfg.use_flow_sigmas:
+        raise ValueError("prediction_type 'v_prediction' is defined for VP schedules, not with use_flow_sigmas")
+    if not (isinstance(cfg.num_train_timesteps, int) and cfg.num_train_timesteps >= 2):
+        raise ValueError(f"num_train_timesteps must be an integer >= 2, got {cfg.num_train_timesteps!r}")
+    if not (isinstance(cfg.flow_shift, (int, float)) and math.isfinite(cfg.flow_shift) and cfg.flow_shift > 0):
+        raise ValueError(f"flow_shift must be a number > 0, got {cfg.flow_shift!r}")
