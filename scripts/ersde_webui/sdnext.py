@@ -57,10 +57,15 @@ def scheduler_config(entry: Entry) -> dict[str, Any]:
     sigmas), "Sampler shift" and dynamic shift (flow_shift, use_dynamic_shifting, base / max shift),
     "Solver order", "Timestep spacing", "Rescale betas", the prediction-type override; it drops
     every key the scheduler's __init__ does not take.
+
+    The FlowMatch rows sample flow models through prediction_type="flow_prediction" (set by SD.Next
+    from the name). use_flow_sigmas stays off here, as in SD.Next's own rows: SD.Next turns it on
+    for its flow model types under the default sigma algorithm (the schedule then comes from the
+    scheduler, shifted by "Sampler shift"); otherwise the pipeline hands over its own sigmas.
     """
     config: dict[str, Any] = {
         "solver_order": entry.order, "use_karras_sigmas": False, "use_exponential_sigmas": False,
-        "use_beta_sigmas": False, "use_flow_sigmas": entry.flow, "final_sigmas_type": "zero",
+        "use_beta_sigmas": False, "use_flow_sigmas": False, "final_sigmas_type": "zero",
         "timestep_spacing": "linspace", "steps_offset": 0, "rescale_betas_zero_snr": False,
     }
     if entry.flow:

@@ -128,6 +128,7 @@ def test_flow_model_gets_flowmatch_variant_with_flow_config(probe, entry):
     assert run["scheduler"] == OURS, f"SD.Next fell back to {run['scheduler']}"
     assert run["name"] == entry.label + SDNEXT.FLOW_SUFFIX  # SD.Next's redirect for flow models
     assert run["config"]["solver_order"] == entry.order
-    assert run["config"]["prediction_type"] == "flow_prediction" and run["config"]["use_flow_sigmas"] is True
+    assert run["config"]["prediction_type"] == "flow_prediction"  # SD.Next's rule for names with "Flow"
+    assert run["config"]["use_flow_sigmas"] is True  # SD.Next's default sigmas for its flow model types
     assert run["config"]["flow_shift"] == 3.0  # SD.Next's "Sampler shift" default
     assert run["steps_run"] == 4 and run["finite"]
