@@ -3,7 +3,8 @@
     python3 .ci/hosts.py [host ...]      # default: every host in HOSTS whose snapshot is there
 
 For each host: copy the read-only snapshot to a scratch folder (hosts write into custom_nodes/,
-extensions/, models/), make a venv that sees the system's torch (--system-site-packages), pip-install
+extensions/, models/), make a venv that sees the packages of the interpreter running this script
+(its torch, the test extra: --system-site-packages and RUNNING_SITE_PTH, in a venv or not), pip-install
 the host's requirements file without the torch lines (and without lines that are not PyPI
 packages), then run the host's pytest suites, each in its own pytest process (hosts change global
 import state). The installs run in parallel; the suites one at a time, each host's once its venv
@@ -148,7 +149,7 @@ def setup(host: str) -> tuple[Path, Path]:
     requirements.write_text("\n".join(pypi_requirements(host, SNAPSHOTS / host / requirements_name)) + "\n")
     constraints = WORK / f"constraints-{host}.txt"
     constraints.write_text(torch_constraint() + "\n")
-    # pytest and the test extra from the system site-packages; the host's pins win inside the venv.
+    # pytest and the test extra from the running environment; the host's pins win inside the venv.
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-r", str(requirements), "-c", str(constraints)], check=True)
     if NO_DEPS_EXTRA.get(host):
