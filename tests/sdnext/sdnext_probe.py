@@ -8,13 +8,15 @@ What is SD.Next's own code: the boot (modules.loader, shared, devices), the samp
 (sd_samplers.list_samplers / set_samplers / find_sampler), the extension discovery and script
 loader (extensions.list_extensions, scripts_manager.load_scripts, script_loading.load_module),
 the sampler construction (sd_samplers.create_sampler -> sd_samplers_diffusers.DiffusionSampler,
-with its option overrides and flow redirect), and for VP models the whole txt2img path
-(processing.process_images -> processing_diffusers: prompt encoding, pipeline call, VAE decode).
-What is not: the model. A tiny random-weight StableDiffusionPipeline (its CLIP tokenizer built
-from a 55-token vocabulary written here) is handed to SD.Next as the loaded model instead of
-going through its checkpoint loader; for flow models a tiny FluxPipeline gets its scheduler from
-SD.Next's create_sampler and is then called directly with prompt embeddings (SD.Next's Flux prompt
-encoding needs a T5 tokenizer that cannot be built offline).
+with its option overrides and flow redirect), and for VP models the model loader
+(sd_checkpoint.list_models, sd_models.load_diffuser: model-type detection, from_pretrained,
+embeddings, prompt-parser setup) and the whole txt2img and img2img paths (processing.process_images
+-> processing_diffusers: pipeline switch, prompt encoding, pipeline call, VAE decode).
+What is not: the weights. The model is a tiny random-weight StableDiffusionPipeline (its CLIP
+tokenizer built from a 55-token vocabulary written here) saved into models/Diffusers/ for the
+loader. For flow models a tiny FluxPipeline is handed to SD.Next as its model (SD.Next's loader
+and Flux prompt encoding need T5 files that cannot be built offline), gets its scheduler from
+SD.Next's create_sampler, and is then called directly with prompt embeddings.
 """
 from __future__ import annotations
 
@@ -189,6 +191,19 @@ def tiny_flux_pipeline():
                         tokenizer_2=None, transformer=transformer)
 
 
+def load_through_sdnext(pipe, name: str):
+    """Save `pipe` into SD.Next's models/Diffusers/ and load it with SD.Next's own model loader."""
+    from modules import modeldata, sd_checkpoint, sd_models, shared
+    pipe.save_pretrained(os.path.join(shared.opts.diffusers_dir, name))
+    sd_checkpoint.list_models()
+    info = sd_checkpoint.get_closest_checkpoint_match(name)
+    modeldata.model_data.sd_model = None
+    sd_models.load_diffuser(info)
+    if type(shared.sd_model) is not type(pipe):
+        raise RuntimeError(f"SD.Next's loader gave {type(shared.sd_model).__name__} for {info}")
+    return shared.sd_model
+
+
 def set_model(pipe):
     """Hand SD.Next a pipeline as its loaded model (what sd_models.load_diffuser leaves behind)."""
     from modules import sd_checkpoint, shared
@@ -199,19 +214,22 @@ def set_model(pipe):
 
 
 class StepRecorder:
-    """Counts the scheduler's step() calls and whether every prev_sample was finite (observes only)."""
+    """Counts the scheduler's step() calls, whether every prev_sample was finite and which pipeline
+    SD.Next was running (observes only)."""
 
     def __init__(self, scheduler_class):
         self.cls, self.original = scheduler_class, scheduler_class.step
-        self.calls, self.finite = 0, True
+        self.calls, self.finite, self.pipelines = 0, True, set()
         recorder = self
 
         def step(self, *args, **kwargs):
             import torch
+            from modules import shared
             out = recorder.original(self, *args, **kwargs)
             sample = out[0] if isinstance(out, tuple) else out.prev_sample
             recorder.calls += 1
             recorder.finite = recorder.finite and bool(torch.isfinite(sample).all())
+            recorder.pipelines.add(type(shared.sd_model).__name__)
             return out
 
         self.step = step
@@ -228,12 +246,16 @@ def scheduler_class():
     return sys.modules["er_sde_nodes_webui_package.ersde_diffusers"].ERSDESolverScheduler
 
 
-def txt2img(label: str, seed: int, steps: int = 4, **overrides):
+def txt2img(label: str, seed: int, steps: int = 4, init_image=None, **overrides):
+    """One generation through SD.Next's processing; img2img (strength 0.5) with `init_image`."""
     import numpy as np
     from modules import processing, shared
-    p = processing.StableDiffusionProcessingTxt2Img(
-        prompt="a red cat", negative_prompt="blurry", sampler_name=label, steps=steps, width=SIZE, height=SIZE,
-        seed=seed, cfg_scale=3.0, do_not_save_samples=True, do_not_save_grid=True)
+    common = dict(prompt="a red cat", negative_prompt="blurry", sampler_name=label, steps=steps, width=SIZE,
+                  height=SIZE, seed=seed, cfg_scale=3.0, do_not_save_samples=True, do_not_save_grid=True)
+    if init_image is None:
+        p = processing.StableDiffusionProcessingTxt2Img(**common)
+    else:
+        p = processing.StableDiffusionProcessingImg2Img(init_images=[init_image], denoising_strength=0.5, **common)
     for key, value in overrides.items():  # per-request sampler settings, as the API sets them on p
         setattr(p, key, value)
     with StepRecorder(scheduler_class()) as recorder:
@@ -244,6 +266,7 @@ def txt2img(label: str, seed: int, steps: int = 4, **overrides):
     image = np.asarray(processed.images[0], dtype=np.float32)
     return {"scheduler": f"{type(scheduler).__module__}.{type(scheduler).__name__}",
             "solver_order": scheduler.config.get("solver_order"), "config": _plain(scheduler.config),
+            "pipelines": sorted(recorder.pipelines),
             "steps_run": recorder.calls, "finite": recorder.finite, "image_size": list(processed.images[0].size),
             "image_std": float(image.std()), "image": image, "infotext": processed.info}
 
@@ -254,7 +277,7 @@ def _plain(config) -> dict:
 
 @check("txt2img_through_process_images")
 def _txt2img():
-    set_model(tiny_sd_pipeline())
+    load_through_sdnext(tiny_sd_pipeline(), "ersde-tiny-sd")
     runs = {}
     for label in VP_LABELS:
         run = txt2img(label, seed=1)
@@ -267,6 +290,16 @@ def _txt2img():
 def _seeds():
     first, again, other = (txt2img(LABELS[2], seed)["image"] for seed in (7, 7, 8))
     return {"max_diff_same_seed": float(abs(first - again).max()), "max_diff_other_seed": float(abs(first - other).max())}
+
+
+@check("img2img_through_process_images")
+def _img2img():
+    import numpy as np
+    from PIL import Image
+    init = Image.fromarray((np.random.RandomState(0).rand(SIZE, SIZE, 3) * 255).astype(np.uint8))
+    run = txt2img(LABELS[2], seed=5, steps=8, init_image=init)
+    run.pop("image")
+    return run
 
 
 @check("sampler_settings_reach_scheduler")

@@ -99,9 +99,18 @@ def test_txt2img_through_process_images_builds_our_scheduler_and_finite_image(pr
     assert run["scheduler"] == OURS, f"SD.Next sampled with {run['scheduler']}"
     assert run["solver_order"] == entry.order
     assert run["config"]["prediction_type"] == "epsilon" and run["config"]["beta_schedule"] == "scaled_linear"
-    assert run["steps_run"] == 4 and run["finite"]
+    assert run["steps_run"] == 4 and run["finite"] and run["pipelines"] == ["StableDiffusionPipeline"]
     assert run["image_size"] == [32, 32] and run["image_std"] > 0
     assert f"Sampler: {entry.label}," in run["infotext"]
+
+
+def test_img2img_through_process_images_runs_the_requested_steps(probe):
+    run = result(probe, "img2img_through_process_images")
+    assert run["pipelines"] == ["StableDiffusionImg2ImgPipeline"]  # SD.Next switched the loaded pipeline
+    assert run["scheduler"] == OURS and run["solver_order"] == 3
+    # SD.Next asks the pipeline for steps / strength + 1 = 17 steps; strength 0.5 runs the last 8
+    assert run["steps_run"] == 8 and run["finite"]
+    assert run["image_size"] == [32, 32]
 
 
 def test_same_seed_same_image_other_seed_other_image(probe):
