@@ -25,24 +25,11 @@ import os
 import string
 import sys
 import tempfile
-import time
-import traceback
 
-RESULTS: dict = {}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "webui"))
+from probe_checks import check, report  # noqa: E402
+
 STATE: dict = {}
-
-
-def check(name):
-    def wrap(fn):
-        started = time.monotonic()
-        try:
-            detail = fn()
-            RESULTS[name] = {"ok": True, "detail": detail, "seconds": round(time.monotonic() - started, 1)}
-        except BaseException:  # noqa: BLE001 - report everything to the test
-            RESULTS[name] = {"ok": False, "detail": traceback.format_exc()[-6000:]}
-        return fn
-    return wrap
-
 
 SDNEXT = os.path.abspath(os.environ["SDNEXT_DIR"])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -330,4 +317,4 @@ def _flow():
     return out
 
 
-print("\nERSDE_PROBE_RESULT " + json.dumps(RESULTS), flush=True)
+report()

@@ -8,27 +8,17 @@ which parts are SD.Next's own code and which are not) and prints what it saw.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from webui_hosts import GLUE, ROOT, result, run_probe
+from webui_hosts import GLUE, load_by_path, result, run_probe
 
 SDNEXT_DIR = os.environ.get("SDNEXT_DIR")
 PROBE = Path(__file__).with_name("sdnext_probe.py")
-
-
-def _sdnext_module():
-    spec = importlib.util.spec_from_file_location("ersde_test_sdnext_adapter", ROOT / "scripts" / "ersde_webui" / "sdnext.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SDNEXT = _sdnext_module()
+SDNEXT = load_by_path("ersde_test_sdnext_adapter", "scripts/ersde_webui/sdnext.py")
 ENTRIES = SDNEXT.entries(GLUE.SAMPLERS)
 LABELS = [entry.label for entry in ENTRIES]
 VP = [entry for entry in ENTRIES if not entry.flow]
