@@ -304,8 +304,10 @@ def _flow():
     from modules import sd_samplers, shared
     pipe = set_model(tiny_flux_pipeline())
     out = {"model_type": shared.sd_model_type}
-    for label in VP_LABELS:
-        scheduler = sd_samplers.create_sampler(label, pipe)  # SD.Next redirects to "<label> FlowMatch"
+    shifted = {"schedulers_shift": 5.0, "schedulers_dynamic_shift": True}  # per-request settings
+    for label, overrides in [(label, None) for label in VP_LABELS] + [("shifted", shifted)]:
+        # SD.Next redirects each label to "<label> FlowMatch"
+        scheduler = sd_samplers.create_sampler(LABELS[2] if overrides else label, pipe, scheduler_overrides=overrides)
         with StepRecorder(scheduler_class()) as recorder:
             latents = pipe(prompt_embeds=torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(0)),
                            pooled_prompt_embeds=torch.randn(1, 32, generator=torch.Generator().manual_seed(1)),

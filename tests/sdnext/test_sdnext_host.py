@@ -131,3 +131,10 @@ def test_flow_model_gets_flowmatch_variant_with_flow_config(probe, entry):
     assert run["config"]["use_flow_sigmas"] is True  # SD.Next's default sigmas for its flow model types
     assert run["config"]["flow_shift"] == 3.0  # SD.Next's "Sampler shift" default
     assert run["steps_run"] == 4 and run["finite"]
+
+
+def test_flow_shift_settings_reach_our_scheduler(probe):
+    run = result(probe, "flow_model")["shifted"]
+    assert run["scheduler"] == OURS and run["name"] == LABELS[2] + SDNEXT.FLOW_SUFFIX
+    assert run["config"]["flow_shift"] == 5.0 and run["config"]["use_dynamic_shifting"] is True
+    assert run["steps_run"] == 4 and run["finite"]  # FluxPipeline's mu reaches set_timesteps
