@@ -338,8 +338,9 @@ def main(argv: list[str] | None = None) -> None:
             rows_time.append([label, name, noise_kind, f"{times[name] * 1e6:.0f}"])
             results.append({"config": label, "sampler": name, "noise": noise_kind, "us_per_step": times[name] * 1e6})
         if ER3_SCHEDULER in times:
-            rows_diffusers.append([label] + [f"{times[n] * 1e6:.0f}" for n in (ER3_SCHEDULER, DIFFUSERS_DPM_SDE, DIFFUSERS_SA)]
-                                  + [fmt(ratio(times, ER3_SCHEDULER, n)) for n in (DIFFUSERS_DPM_SDE, DIFFUSERS_SA, ER3)])
+            peers = (DIFFUSERS_DPM_SDE, DIFFUSERS_SA)
+            rows_diffusers.append([label] + [f"{times[n] * 1e6:.0f}" for n in (ER3_SCHEDULER, *peers)]
+                                  + [fmt(ratio(times, ER3_SCHEDULER, n)) for n in (*peers, ER3)])
         if args.diffusers:
             print(f"[{time.perf_counter() - started:6.0f} s] {label} done", flush=True)
             continue

@@ -3,9 +3,11 @@
 "portable" (the default): the library's counter-based stream (k_diffusion_ext.NOISE_STREAM), item i
 of a batch keyed by its own seed. A seed gives the same noise on every device, dtype and batch
 size, drawn on the latent's device with no CPU draw and no copy, and the same noise as the
-project's ComfyUI / WebUI samplers for that seed. "generator": torch.randn through diffusers'
+project's ComfyUI samplers for that seed. "generator": torch.randn through diffusers'
 randn_tensor with the pipeline's generator, as diffusers' own SDE schedulers draw (same seed,
-same image on one kind of device only).
+same image on one kind of device only). "brownian": the library's Brownian path on the same
+stream (brownian_noise_sampler), a fixed function of sigma for a seed, so another step count
+samples the same path (ComfyUI's "brownian" noise type of this project).
 
 Seeds, in this order: the config's noise_seed (item i: noise_seed + i); the generator the
 pipeline passes to step() (one generator: initial_seed() + i, as ComfyUI keys a batch; a list:
@@ -17,14 +19,15 @@ torch's global generator silently.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from k_diffusion_ext import per_item_noise_sampler
-from k_diffusion_ext.noise import NoiseSampler
+from ._solver import solver
 
-NOISE_SOURCES = ("portable", "generator")
+NoiseSampler = solver.noise.NoiseSampler
+
+NOISE_SOURCES = ("portable", "brownian", "generator")
 # elements of each item's starting latent that its fallback seed is hashed from: plenty to tell
 # seeds apart, and one small copy to the CPU per run
 HASHED_ELEMENTS = 1024
@@ -54,14 +57,14 @@ def run_seeds(sample: torch.Tensor, noise_seed: int | None, generator: Generator
     return latent_seeds(sample)
 
 
-def portable_noise(sample: torch.Tensor, seeds: list[int]) -> NoiseSampler:
-    """The library's noise sampler (call n: draw n of the counter-based stream) for each item's seed,
-    float32 on the sample's device."""
-    # a zero-stride template: the sampler reads shape, device and dtype from it, no memory held
+def library_noise(sample: torch.Tensor, seeds: list[int],
+                  make: Callable[[torch.Tensor, int], NoiseSampler]) -> NoiseSampler:
+    """A library noise sampler, make(latent, seed), with each item's seed, float32 on the sample's device."""
+    # a zero-stride template: the samplers read shape, device and dtype from it, no memory held
     template = torch.empty((), dtype=torch.float32, device=sample.device).expand(sample.shape)
     if all(seed == seeds[0] + i for i, seed in enumerate(seeds)):
-        return per_item_noise_sampler(template, seeds[0])  # the library keys item i by seed + i: one batched draw
-    items = [per_item_noise_sampler(template[i:i + 1], seed) for i, seed in enumerate(seeds)]
+        return make(template, seeds[0])  # the library keys item i by seed + i: one batched sampler
+    items = [make(template[i:i + 1], seed) for i, seed in enumerate(seeds)]
     return lambda sigma, sigma_next: torch.cat([item(sigma, sigma_next) for item in items])
 
 
@@ -79,9 +82,15 @@ def generator_noise(sample: torch.Tensor, seeds: list[int], generator: Generator
     return draw
 
 
-def noise_for_run(source: str, sample: torch.Tensor, noise_seed: int | None, generator: Generators) -> NoiseSampler:
-    """The run's noise sampler, k-diffusion's convention: noise(sigma, sigma_next) -> unit Gaussian latent."""
+def noise_for_run(source: str, sample: torch.Tensor, noise_seed: int | None, generator: Generators,
+                  sigmas: torch.Tensor) -> NoiseSampler:
+    """The run's noise sampler, k-diffusion's convention: noise(sigma, sigma_next) -> unit Gaussian latent,
+    called with the run's `sigmas` (float64: the Brownian path spans them exactly)."""
     seeds = run_seeds(sample, noise_seed, generator)
-    if source == "portable":
-        return portable_noise(sample, seeds)
-    return generator_noise(sample, seeds, None if noise_seed is not None else generator)
+    if source == "generator":
+        return generator_noise(sample, seeds, None if noise_seed is not None else generator)
+    low, high = solver.schedule_range(sigmas)
+    if source == "brownian" and 0.0 < low < high:
+        return library_noise(sample, seeds, lambda x, seed: solver.brownian_noise_sampler(x, low, high, seed))
+    # "portable", and "brownian" without a step between two positive sigmas (then nothing is drawn)
+    return library_noise(sample, seeds, solver.per_item_noise_sampler)

@@ -29,11 +29,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, SchedulerMixin
 from diffusers.utils import BaseOutput
 
-from k_diffusion_ext import SCHEMES, Step, er_sde_update, history_prediction, plan_steps, validate_alphas, validate_sigmas
-from k_diffusion_ext.noise import NoiseSampler
-from k_diffusion_ext.noise_scales import check_noise_scale, resolve_noise_scale
-
 from . import schedules
+from ._solver import solver
 from .noise import NOISE_SOURCES, Generators, noise_for_run
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample", "flow_prediction")
@@ -54,8 +51,8 @@ class _Run:
     """One sampling run's state: the plan from the run's first step on, and what the next steps need
     (the kept predictions, the noise sampler). The per-step state of the solver lives here and only here."""
 
-    def __init__(self, start: int, sigmas: list[float], plan: list[Step], to_x0: list[tuple[float, float]],
-                 noise: NoiseSampler, order: int):
+    def __init__(self, start: int, sigmas: list[float], plan: list[solver.Step], to_x0: list[tuple[float, float]],
+                 noise: solver.noise.NoiseSampler, order: int):
         self.start, self.sigmas, self.plan, self.to_x0, self.noise = start, sigmas, plan, to_x0, noise
         self.history = order - 1  # earlier predictions the order uses, as in sample_er_sde
         self.previous: torch.Tensor | None = None
@@ -64,13 +61,16 @@ class _Run:
     def advance(self, i: int, x: torch.Tensor, model_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the latent at the next sigma, the x0 prediction) for plan step i."""
         x_weight, out_weight = self.to_x0[i]
-        denoised = torch.mul(model_output, out_weight).add_(x, alpha=x_weight) if x_weight else model_output * out_weight
+        denoised = torch.mul(model_output, out_weight)
+        if x_weight:
+            denoised.add_(x, alpha=x_weight)
         step = self.plan[i]
         # drawn only where the step injects noise, as sample_er_sde's loop draws
         noise = self.noise(self.sigmas[i], self.sigmas[i + 1]) if step.noise_std else None
-        x_next = er_sde_update(x, step, denoised, self.previous, self.older, noise)
+        x_next = solver.er_sde_update(x, step, denoised, self.previous, self.older, noise)
         if self.history:
-            self.previous, self.older = history_prediction(step, denoised), (self.previous if self.history == 2 else None)
+            older = self.previous if self.history == 2 else None
+            self.previous, self.older = solver.history_prediction(step, denoised), older
         return x_next, denoised
 
 
@@ -96,7 +96,8 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         s_noise: scales only the injected noise.
         scheme: "corrected" (true third order) or "reference" (the paper's code).
         noise_source: "portable" (the counter-based stream: a seed gives the same image on
-            every device and batch size) or "generator" (torch.randn from the pipeline's generator).
+            every device and batch size), "brownian" (a Brownian path on that stream: another step
+            count keeps the path) or "generator" (torch.randn from the pipeline's generator).
         noise_seed: a fixed seed for the per-step noise; None: the generator's initial_seed(), or
             without a generator a hash of each item's starting latent (see ersde_diffusers.noise).
 
@@ -146,7 +147,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         rescale_betas_zero_snr: bool = False,
     ):
         _check_config(self.config)
-        self.phi = resolve_noise_scale(noise_scale, float(eta))
+        self.phi = solver.resolve_noise_scale(noise_scale, float(eta))
         self.is_flow = bool(use_flow_sigmas or prediction_type == "flow_prediction")
         if self.is_flow:
             # the training schedule, as FlowMatchEulerDiscreteScheduler keeps it: t / T, statically shifted
@@ -162,7 +163,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             lambdas = self.train_sigmas
             timesteps = np.arange(num_train_timesteps - 1, -1, -1)
         # a noise scale that breaks phi > 0 or phi(x)/x non-decreasing anywhere a schedule can reach fails here
-        check_noise_scale(self.phi, torch.from_numpy(np.unique(lambdas)))
+        solver.noise_scales.check_noise_scale(self.phi, torch.from_numpy(np.unique(lambdas)))
         self.init_noise_sigma = 1.0  # both latents start as unit noise (VP at alpha ~ 0, flow at sigma = 1)
         self.timesteps = torch.from_numpy(timesteps.copy()).to(torch.float32 if self.is_flow else torch.int64)
         self.sigmas = torch.from_numpy(np.sort(self.train_sigmas)[::-1].copy()).to(torch.float32)
@@ -220,9 +221,10 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             raise ValueError("set_timesteps needs num_inference_steps, sigmas or timesteps")
         custom = sigmas if sigmas is not None else timesteps
         if custom is not None:
-            custom = np.asarray(custom.cpu() if isinstance(custom, torch.Tensor) else custom, dtype=np.float64).reshape(-1)
+            custom = torch.as_tensor(custom, dtype=torch.float64).detach().cpu().numpy().reshape(-1)
             if num_inference_steps is not None and len(custom) != num_inference_steps:
-                raise ValueError(f"num_inference_steps is {num_inference_steps} but {len(custom)} custom values were given")
+                raise ValueError(f"num_inference_steps is {num_inference_steps}, but {len(custom)} custom values "
+                                 "were given")
             if len(custom) < 1 or not np.isfinite(custom).all():
                 raise ValueError("custom sigmas / timesteps must be a non-empty list of finite numbers")
         if self.is_flow:
@@ -235,7 +237,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             step_timesteps = step_timesteps[:-1]
         else:
             final_sigmas = np.append(step_sigmas, final)
-        validate_sigmas(torch.from_numpy(final_sigmas))  # finite, >= 0, non-increasing: a clear error now
+        solver.validate_sigmas(torch.from_numpy(final_sigmas))  # finite, >= 0, non-increasing: a clear error now
         self.sigmas = torch.from_numpy(final_sigmas).to(torch.float32)
         dtype = torch.float32 if self.is_flow else torch.int64
         self.timesteps = torch.from_numpy(np.asarray(step_timesteps)).to(device=device, dtype=dtype)
@@ -259,7 +261,8 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             step_sigmas = np.interp(custom, np.arange(len(train)), train)
         else:
             last = schedules.last_unclipped_timestep(train, cfg.lambda_min_clipped)
-            spaced = schedules.spaced_timesteps(n, cfg.num_train_timesteps, cfg.timestep_spacing, cfg.steps_offset, last)
+            spaced = schedules.spaced_timesteps(n, cfg.num_train_timesteps, cfg.timestep_spacing, cfg.steps_offset,
+                                                last)
             step_sigmas = np.interp(spaced, np.arange(len(train)), train)
             kind = self._respacing()
             if kind is None:
@@ -292,25 +295,20 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         return step_sigmas, step_sigmas * total
 
     # --- the solver's variables ------------------------------------------------------------
-    def _solver_schedule(self, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(sigma_t, alpha) of the latent from step `start` on, float64 (flow: sigma = 1 planned just below 1)."""
-        s = self.sigmas[start:].double()
-        if self.is_flow:
-            s = s.clamp(max=FLOW_SIGMA_CEILING)
-            return s, 1.0 - s
-        alpha = 1.0 / torch.sqrt(1.0 + s * s)
-        return s * alpha, alpha
-
     def _start_run(self, sample: torch.Tensor, generator: Generators) -> _Run:
         start = self._step_index
-        sigma_t, alpha = self._solver_schedule(start)
+        # the sigmas a k-diffusion host hands sample_er_sde: flow's sigma = 1 (alpha = 0) just below 1
+        sigmas = self.sigmas[start:].double()
+        sigmas = sigmas.clamp(max=FLOW_SIGMA_CEILING) if self.is_flow else sigmas
+        alpha, sigma_t = latent_coefficients(sigmas, self.is_flow)
         cfg = self.config
-        plan = plan_steps(validate_sigmas(sigma_t), validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
-                          cfg.scheme, float(cfg.s_noise))
+        sigma_t = solver.validate_sigmas(sigma_t)
+        plan = solver.plan_steps(sigma_t, solver.validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
+                                 cfg.scheme, float(cfg.s_noise))
         to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
-        noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator)
-        # the noise sampler is called with the scheduler's sigmas, as hosts call sample_er_sde's
-        return _Run(start, self.sigmas[start:].tolist(), plan, to_x0, noise, cfg.solver_order)
+        # the noise sampler is called with those sigmas, as sample_er_sde calls it in ComfyUI
+        noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator, sigmas)
+        return _Run(start, sigmas.tolist(), plan, to_x0, noise, cfg.solver_order)
 
     # --- the diffusers interface -----------------------------------------------------------
     def scale_model_input(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -359,12 +357,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             indices = [self.index_for_timestep(t) for t in timesteps]
         else:
             indices = [self._step_index if self._step_index is not None else self._begin_index] * len(timesteps)
-        s = self.sigmas.double()[indices]
-        if self.is_flow:
-            alpha, sigma_t = 1.0 - s, s
-        else:
-            alpha = 1.0 / torch.sqrt(1.0 + s * s)
-            sigma_t = s * alpha
+        alpha, sigma_t = latent_coefficients(self.sigmas.double()[indices], self.is_flow)
         shape = (-1,) + (1,) * (original_samples.ndim - 1)
         alpha = alpha.to(original_samples.device, original_samples.dtype).view(shape)
         sigma_t = sigma_t.to(original_samples.device, original_samples.dtype).view(shape)
@@ -379,6 +372,15 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
 
     def __len__(self) -> int:
         return self.config.num_train_timesteps
+
+
+def latent_coefficients(sigmas: torch.Tensor, flow: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(alpha, sigma_t) with latent = alpha x0 + sigma_t noise at the scheduler's sigmas: flow (1 - sigma, sigma);
+    VP, from the k-diffusion sigma s, (1 / sqrt(1 + s^2), s / sqrt(1 + s^2))."""
+    if flow:
+        return 1.0 - sigmas, sigmas
+    alpha = 1.0 / torch.sqrt(1.0 + sigmas * sigmas)
+    return alpha, sigmas * alpha
 
 
 def _as(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -421,7 +423,7 @@ def _check_config(cfg: Any) -> None:
     if cfg.solver_order not in (1, 2, 3) or isinstance(cfg.solver_order, bool):
         raise ValueError(f"solver_order must be 1, 2 or 3, got {cfg.solver_order!r}")
     _one_of("prediction_type", cfg.prediction_type, PREDICTION_TYPES)
-    _one_of("scheme", cfg.scheme, SCHEMES)
+    _one_of("scheme", cfg.scheme, solver.SCHEMES)
     _one_of("noise_source", cfg.noise_source, NOISE_SOURCES)
     _one_of("beta_schedule", cfg.beta_schedule, schedules.BETA_SCHEDULES)
     _one_of("timestep_spacing", cfg.timestep_spacing, schedules.TIMESTEP_SPACINGS)

@@ -15,7 +15,7 @@ pytest.importorskip("diffusers")
 
 from ersde_diffusers import ERSDESolverScheduler  # noqa: E402
 from ersde_diffusers.scheduler import FLOW_SIGMA_CEILING  # noqa: E402
-from k_diffusion_ext import sample_er_sde  # noqa: E402
+from k_diffusion_ext import brownian_noise_sampler, sample_er_sde, schedule_range  # noqa: E402
 from k_diffusion_ext.analytic import mixture_denoiser, ring_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4, 4)  # a batch of 3 small latents
@@ -67,17 +67,21 @@ def run_scheduler(scheduler: ERSDESolverScheduler, x: torch.Tensor, steps: int |
     return x
 
 
-def run_library(scheduler: ERSDESolverScheduler, x: torch.Tensor, seed: int, **solver_kwargs) -> torch.Tensor:
-    """sample_er_sde on the scheduler's schedule, the VP latent in VE form (x / alpha, lambda = sigma)."""
+def run_library(scheduler: ERSDESolverScheduler, x: torch.Tensor, seed: int, brownian: bool = False,
+                **solver_kwargs) -> torch.Tensor:
+    """sample_er_sde on the scheduler's schedule as a k-diffusion host runs it: VP latents in VE form
+    (x / alpha, lambda = sigma), flow latents with alphas = 1 - sigma and sigma = 1 nudged below 1."""
     sigmas = scheduler.sigmas.double()
     if scheduler.is_flow:
         sigmas = sigmas.clamp(max=FLOW_SIGMA_CEILING)
-        alphas = 1.0 - sigmas
+        solver_kwargs["alphas"] = 1.0 - sigmas
         model = lambda y, s, **_: ve_x0(y / (1 - s[0].item()), s[0].item() / (1 - s[0].item()))  # noqa: E731
-        return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, alphas=alphas, **solver_kwargs)
-    model = lambda y, s, **_: ve_x0(y, s[0].item())  # noqa: E731
-    x_ve = x * (1.0 + sigmas[0] ** 2) ** 0.5
-    return sample_er_sde(model, x_ve, sigmas, extra_args={"seed": seed}, disable=True, **solver_kwargs)
+    else:
+        model = lambda y, s, **_: ve_x0(y, s[0].item())  # noqa: E731
+        x = x * (1.0 + sigmas[0] ** 2) ** 0.5
+    if brownian:
+        solver_kwargs["noise_sampler"] = brownian_noise_sampler(x, *schedule_range(sigmas), seed=seed)
+    return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, **solver_kwargs)
 
 
 CASES = [("epsilon", o, ns) for o in (1, 2, 3) for ns in ("ode", "paper_default")]
@@ -96,6 +100,18 @@ def test_scheduler_loop_equals_sample_er_sde(prediction_type, order, noise_scale
     assert torch.isfinite(ours).all()
     error = ((ours - theirs).abs().max() / theirs.abs().max()).item()
     assert error < 1e-12, f"relative max error {error:.3g}"
+
+
+@pytest.mark.parametrize("prediction_type,noise_scale",
+                         [("epsilon", "paper_default"), ("flow_prediction", "reverse_sde")])
+def test_brownian_noise_equals_the_library_s_brownian_sampler(prediction_type, noise_scale):
+    scheduler = scheduler_for(prediction_type, noise_scale=noise_scale, noise_source="brownian", noise_seed=9)
+    x = torch.randn(SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ours = run_scheduler(scheduler, x, 10)
+    theirs = run_library(scheduler, x, 9, brownian=True, noise_scale=noise_scale)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    portable = run_scheduler(scheduler_for(prediction_type, noise_scale=noise_scale, noise_seed=9), x, 10)
+    assert (portable - ours).abs().max() > 1e-3
 
 
 def test_the_generator_seed_is_the_library_seed():

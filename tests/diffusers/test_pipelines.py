@@ -8,6 +8,7 @@ scheduler swapped in the way a user does it:
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -167,6 +168,20 @@ def test_pipeline_runs_reproducibly_with_the_scheduler(family, task):
     assert np.abs(first - other).max() > 1e-3, "another seed gave the same image"
 
 
+def test_a_saved_pipeline_loads_with_the_scheduler(tmp_path):
+    pipe = pipeline("sd", "txt2img")
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, solver_order=2, noise_scale="ode")
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    # a stored name (see ersde_diffusers/__init__.py): the class stays in ersde_diffusers/scheduler.py
+    assert index["scheduler"] == ["ersde_diffusers.scheduler", "ERSDESolverScheduler"]
+    loaded = diffusers.StableDiffusionPipeline.from_pretrained(
+        tmp_path, text_encoder=None, tokenizer=None, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False)
+    assert isinstance(loaded.scheduler, ERSDESolverScheduler)
+    assert (loaded.scheduler.config.solver_order, loaded.scheduler.config.noise_scale) == (2, "ode")
+
+
 def test_flux_schedule_is_the_one_flux_passes():
     """FluxPipeline hands its sigmas linspace(1, 1/N, N) and mu to the scheduler: the same schedule as with
     its own FlowMatchEulerDiscreteScheduler, sigma 1 first."""
@@ -203,12 +218,14 @@ def test_a_seed_gives_the_same_image_at_every_batch_size():
     assert np.abs(pair[0] - single[0]).max() > 1e-3
 
 
+@pytest.mark.parametrize("source", ["generator", "brownian"])
 @pytest.mark.parametrize("family", ["sd", "flux"])
-def test_generator_noise_source_is_reproducible(family):
+def test_other_noise_sources_are_reproducible(family, source):
     """noise_source="generator": torch.randn from the pipeline's generator (SD) or, where the pipeline passes
-    none to step() (Flux), from CPU generators seeded by the starting latent."""
+    none to step() (Flux), from CPU generators seeded by the starting latent; "brownian": a Brownian path
+    on the counter-based stream, seeded as the default is."""
     pipe = pipeline(family, "txt2img")
-    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, noise_source="generator")
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, noise_source=source)
     first, again = (generate(pipe, family, "txt2img", seed=3) for _ in range(2))
     other = generate(pipe, family, "txt2img", seed=4)
     np.testing.assert_array_equal(first, again)

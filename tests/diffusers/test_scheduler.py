@@ -49,6 +49,15 @@ def test_save_and_load_round_trip(tmp_path: Path):
     torch.testing.assert_close(full_loop(loaded), full_loop(scheduler), rtol=0, atol=0)
 
 
+def test_trained_betas_round_trip(tmp_path: Path):
+    betas = np.linspace(0.0001, 0.02, 1000)
+    scheduler = ERSDESolverScheduler(trained_betas=betas)
+    scheduler.save_pretrained(tmp_path)
+    loaded = ERSDESolverScheduler.from_pretrained(tmp_path)
+    np.testing.assert_allclose(loaded.config.trained_betas, betas)
+    torch.testing.assert_close(full_loop(loaded), full_loop(scheduler), rtol=0, atol=0)
+
+
 def test_config_is_json():
     config = json.loads(ERSDESolverScheduler(**SD15).to_json_string().replace("-Infinity", "null"))
     assert config["solver_order"] == 3 and config["noise_source"] == "portable"
@@ -180,6 +189,25 @@ def test_step_keeps_shape_and_dtype(dtype):
     assert prev.shape == x0.shape == SHAPE
 
 
+def test_return_dict_and_tuple_agree():
+    scheduler = ERSDESolverScheduler(**SD15, noise_seed=0)
+    scheduler.set_timesteps(4)
+    x = torch.randn(SHAPE)
+    as_dict = scheduler.step(dummy_model(x, scheduler.timesteps[0]), scheduler.timesteps[0], x)
+    scheduler.set_timesteps(4)
+    as_tuple = scheduler.step(dummy_model(x, scheduler.timesteps[0]), scheduler.timesteps[0], x, return_dict=False)
+    torch.testing.assert_close(as_dict.prev_sample, as_tuple[0], rtol=0, atol=0)
+    torch.testing.assert_close(as_dict.pred_original_sample, as_tuple[1], rtol=0, atol=0)
+
+
+def test_many_steps_with_repeated_timesteps():
+    """200 Karras steps round to some repeated training timesteps near t = 0; the loop runs and stays finite."""
+    scheduler = ERSDESolverScheduler(**SD15, use_karras_sigmas=True)
+    scheduler.set_timesteps(200)
+    assert len(set(scheduler.timesteps.tolist())) < 200
+    assert torch.isfinite(full_loop(scheduler, steps=200)).all()
+
+
 def test_full_loop_is_deterministic_and_set_timesteps_starts_a_new_run():
     scheduler = ERSDESolverScheduler(**SD15, noise_seed=1)
     first, second = full_loop(scheduler), full_loop(scheduler)
@@ -273,6 +301,14 @@ def test_scale_noise_matches_flow_match_euler():
     x0, noise = torch.randn(SHAPE), torch.randn(SHAPE)
     t = ours.timesteps[2:3]
     torch.testing.assert_close(ours.scale_noise(x0, t, noise), flow.scale_noise(x0, t, noise))
+
+
+def test_v_prediction_with_zero_terminal_snr_is_finite():
+    """rescale_betas_zero_snr: the first sigma is 4096 (alpha = 2^-12); v-prediction reads x0 there."""
+    scheduler = ERSDESolverScheduler(**SD15, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                     timestep_spacing="trailing")
+    x = full_loop(scheduler, steps=8)
+    assert scheduler.sigmas[0] > 4000 and torch.isfinite(x).all()
 
 
 def test_flow_start_at_sigma_one_is_finite():
