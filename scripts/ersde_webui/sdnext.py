@@ -74,10 +74,9 @@ def scheduler_config(entry: Entry) -> dict[str, Any]:
 
 
 def load_scheduler_class(extension_root: str, solver: types.ModuleType) -> type:
-    """ERSDESolverScheduler from this extension folder's ersde_diffusers, with `solver` (the copy of
-    k_diffusion_ext the entry script loaded by path) as its k_diffusion_ext, whether it imports it
-    relatively (through PACKAGE_NAME) or by its top-level name (bound to `solver` and its submodules
-    only while ersde_diffusers is imported; whatever the host had under that name is put back)."""
+    """ERSDESolverScheduler from this extension folder's ersde_diffusers, loaded as a subpackage of
+    PACKAGE_NAME, so that its relative import of k_diffusion_ext finds `solver` (the copy the entry
+    script loaded by path)."""
     package = sys.modules.get(PACKAGE_NAME)
     if package is None:
         package = types.ModuleType(PACKAGE_NAME)
@@ -87,19 +86,7 @@ def load_scheduler_class(extension_root: str, solver: types.ModuleType) -> type:
         sys.modules[PACKAGE_NAME] = package
     sys.modules.setdefault(f"{PACKAGE_NAME}.k_diffusion_ext", solver)
     package.k_diffusion_ext = sys.modules[f"{PACKAGE_NAME}.k_diffusion_ext"]
-    aliases = {"k_diffusion_ext": solver}
-    aliases.update({"k_diffusion_ext" + name[len(solver.__name__):]: module for name, module in list(sys.modules.items())
-                    if name.startswith(solver.__name__ + ".")})
-    saved = {name: sys.modules.get(name) for name in aliases}
-    sys.modules.update(aliases)
-    try:
-        return importlib.import_module(f"{PACKAGE_NAME}.ersde_diffusers").ERSDESolverScheduler
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+    return importlib.import_module(f"{PACKAGE_NAME}.ersde_diffusers").ERSDESolverScheduler
 
 
 def _position(rows: list, ours: set[str]) -> int:

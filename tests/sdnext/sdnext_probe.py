@@ -92,8 +92,12 @@ def _load():
     scripts_manager.load_scripts()  # every script of SD.Next and its extensions, as webui.initialize() runs it
     STATE["after_first"] = _names(sd_samplers.all_samplers)
     module = sys.modules.get("er_sde_nodes_webui_sdnext")
+    scheduler_module = sys.modules.get("er_sde_nodes_webui_package.ersde_diffusers.scheduler")
     return {"extension_listed": ours, "added": [n for n in STATE["after_first"] if n not in STATE["builtin"]],
-            "sdnext_module": getattr(module, "__file__", None)}
+            "sdnext_module": getattr(module, "__file__", None),
+            "scheduler_file": getattr(scheduler_module, "__file__", None),
+            "solver_used": sys.modules["er_sde_nodes_webui_package.ersde_diffusers._solver"].solver.__name__,
+            "top_level_imported": sorted(n for n in ("k_diffusion_ext", "ersde_diffusers", "ersde_nodes") if n in sys.modules)}
 
 
 @check("script_loaded_twice")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from webui_hosts import GLUE, load_by_path, result, run_probe
+from webui_hosts import GLUE, ROOT, load_by_path, result, run_probe
 
 SDNEXT_DIR = os.environ.get("SDNEXT_DIR")
 PROBE = Path(__file__).with_name("sdnext_probe.py")
@@ -50,6 +50,13 @@ def test_script_adds_every_entry_through_sdnext_script_loader(probe):
     assert loaded["extension_listed"], "SD.Next's list_extensions() did not list the linked extension"
     assert loaded["added"] == [SDNEXT.SEPARATOR] + LABELS
     assert Path(loaded["sdnext_module"]).name == "sdnext.py"
+
+
+def test_scheduler_and_solver_come_from_the_extension_folder_not_an_installed_copy(probe):
+    loaded = result(probe, "extension_loads_through_host_loader")
+    assert Path(loaded["scheduler_file"]).resolve() == ROOT / "ersde_diffusers" / "scheduler.py"
+    assert loaded["solver_used"] == GLUE.SOLVER_MODULE_NAME  # the copy the entry script loaded by path
+    assert loaded["top_level_imported"] == [], "an installed k_diffusion_ext / ersde_diffusers was imported"
 
 
 def test_loading_script_twice_adds_nothing(probe):
