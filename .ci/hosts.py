@@ -3,7 +3,8 @@
     python3 .ci/hosts.py [host ...]      # default: every host in HOSTS whose snapshot is there
 
 For each host: copy the read-only snapshot to a scratch folder (hosts write into custom_nodes/,
-extensions/, models/), make a venv that sees the system's torch (--system-site-packages), pip-install
+extensions/, models/), make a venv that sees the packages of the interpreter running this script
+(its torch, the test extra: --system-site-packages and RUNNING_SITE_PTH, in a venv or not), pip-install
 the host's requirements file without the torch lines (and without lines that are not PyPI
 packages), then run the host's pytest suites, each in its own pytest process (hosts change global
 import state). The installs run in parallel; the suites one at a time, each host's once its venv
@@ -32,12 +33,15 @@ HOSTS: dict[str, tuple[str, str, list[tuple[list[str], dict[str, str]]]]] = {
     "forge": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
     "a1111": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
     "reforge": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
+    "sdnext": ("requirements.txt", "SDNEXT_DIR", [(["tests/sdnext"], {})]),
 }
 # The system's torch serves every host; these lines would replace it (or add CUDA builds).
 TORCH_LINES = re.compile(r"^(torch|torchvision|torchaudio|xformers)\s*([=<>~!].*)?$", re.I)
 # torch needs setuptools >= 77, the WebUIs pin 69.5.1 "for some old packages"; the system's
 # setuptools (< 81, which still has pkg_resources) serves both.
 SYSTEM_LINES = re.compile(r"^setuptools\s*([=<>~!].*)?$", re.I)
+# SD.Next's lint tools (its requirements.txt "# lint" group): not needed to run it.
+SKIP_LINES = {"sdnext": re.compile(r"^(ruff|pylint|pre-commit)\s*([=<>~!].*)?$", re.I)}
 # Host requirements that are not PyPI packages, replaced by the PyPI release of the same version.
 PYPI_SUBSTITUTES = {
     # reForge pins a wheel of its pydantic fork on GitHub; PyPI has the same release of pydantic.
@@ -55,6 +59,21 @@ NO_DEPS_EXTRA = {
     "forge": ["huggingface-guess==0.1.0"],
     "a1111": ["stable-diffusion-sdkit==2.1.5"],
     "reforge": ["stable-diffusion-sdkit==2.1.5"],
+    # SD.Next's installer installs these without their dependencies (gradio 3's pins clash with its own)
+    "sdnext": ["gradio==3.43.2", "gradio-client==0.5.0", "compel==2.4.0"],
+}
+
+# Packages a launcher installs itself, outside its requirements file, installed with the requirements
+# (one resolve). SD.Next's installer.py pins diffusers and transformers to git commits (CI cannot
+# reach GitHub): diffusers 01969142 is 0.39.0.dev0 (2026-06-29), the main branch on its way to
+# 0.39.0, the nearest PyPI release holding that code; transformers b70d02fc is 5.13.0.dev0
+# (2026-07-03), PyPI 5.13.0, with the tokenizers it pins. Its install_gradio() installs gradio
+# (every module imports it) without dependencies (NO_DEPS_EXTRA) and then the packages it lists;
+# install_opencv / install_scipy (Python < 3.14) / install_pydantic pin the last three.
+LAUNCHER_EXTRA = {
+    "sdnext": ["diffusers==0.39.0", "transformers==5.13.0", "tokenizers==0.22.2", "aiofiles", "ffmpy", "pydub",
+               "uvicorn", "semantic-version", "altair", "python-multipart", "matplotlib", "importlib-resources",
+               "opencv-python-headless==4.13.0.92", "scipy==1.14.1", "pydantic==2.13.4"],
 }
 
 
@@ -68,18 +87,44 @@ def pypi_requirements(host: str, requirements: Path) -> list[str]:
         line = raw.split("#", 1)[0].strip()
         if not line or TORCH_LINES.match(line) or SYSTEM_LINES.match(line):
             continue
+        if host in SKIP_LINES and SKIP_LINES[host].match(line):
+            continue
         if "://" in line:
             if line not in PYPI_SUBSTITUTES:
                 raise SystemExit(f"{host}: {requirements.name} names {line}, which is not on PyPI; "
                                  "add a PyPI substitute to PYPI_SUBSTITUTES in .ci/hosts.py")
             line = PYPI_SUBSTITUTES[line]
         lines.append(line)
-    return lines
+    return lines + LAUNCHER_EXTRA.get(host, [])
 
 
 def torch_constraint() -> str:
     import importlib.metadata
     return f"torch=={importlib.metadata.version('torch')}"
+
+
+# A venv made with --system-site-packages sees the *base* interpreter's site-packages, even when
+# `python -m venv` runs inside another venv. This file, in the host venv's own site-packages, adds
+# the site directories of the interpreter running this script (an active venv, the user site), with
+# their own .pth files (editable installs), after the host venv's packages and before the base's:
+# what .ci/run installed (k-diffusion, clip, torch) is seen whether it ran in a venv or not.
+RUNNING_SITE_PTH = "ersde-ci-running-site.pth"
+
+
+def running_site_dirs() -> list[str]:
+    import site
+    dirs = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []  # the user site first, as python does
+    dirs += site.getsitepackages()
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def see_running_environment(python: Path) -> Path:
+    """Write RUNNING_SITE_PTH into the venv of `python`; returns its path."""
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    pth = Path(purelib) / RUNNING_SITE_PTH
+    pth.write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in running_site_dirs()))
+    return pth
 
 
 def setup(host: str) -> tuple[Path, Path]:
@@ -99,11 +144,12 @@ def setup(host: str) -> tuple[Path, Path]:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    see_running_environment(python)
     requirements = WORK / f"requirements-{host}.txt"
     requirements.write_text("\n".join(pypi_requirements(host, SNAPSHOTS / host / requirements_name)) + "\n")
     constraints = WORK / f"constraints-{host}.txt"
     constraints.write_text(torch_constraint() + "\n")
-    # pytest and the test extra from the system site-packages; the host's pins win inside the venv.
+    # pytest and the test extra from the running environment; the host's pins win inside the venv.
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-r", str(requirements), "-c", str(constraints)], check=True)
     if NO_DEPS_EXTRA.get(host):

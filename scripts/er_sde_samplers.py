@@ -1,4 +1,4 @@
-"""ER-SDE-Solver 1/2/3 for AUTOMATIC1111-family WebUIs (Forge, reForge, A1111).
+"""ER-SDE-Solver 1/2/3 for AUTOMATIC1111-family WebUIs (Forge, reForge, A1111) and SD.Next.
 
 The WebUI loads every ``extensions/<folder>/scripts/*.py`` by file path under a generic
 module name. At load this script adds "ER-SDE-Solver 1/2/3" (and "ER-SDE-Solver 1/2/3 CFG++"
@@ -6,6 +6,10 @@ where the host hands samplers the unconditional prediction) to the host's sample
 (dropdown and the txt2img/img2img API): through ``sd_samplers.add_sampler`` where the host
 has it (Forge), else through SamplerData + ``all_samplers`` + ``set_samplers()``. Loading it
 again (UI reload, a second copy of the folder) adds nothing.
+
+SD.Next (diffusers-based, recognised by its ``modules.sd_samplers_diffusers``) gets the same
+names as diffusers scheduler entries instead (``ersde_webui/sdnext.py``, ersde_diffusers'
+ERSDESolverScheduler), plus their "FlowMatch" variants.
 
 It imports no ComfyUI module; the ComfyUI entry (the folder's ``__init__.py``) imports no
 WebUI module. The solver package is loaded from this folder by path under a unique name,
@@ -102,9 +106,22 @@ def _register_functions_on_host_k_diffusion():
             solver.register(module)
 
 
+def host_is_sdnext() -> bool:
+    """SD.Next lists diffusers schedulers in modules.sd_samplers_diffusers; no A1111-family WebUI has it."""
+    return importlib.util.find_spec("modules.sd_samplers_diffusers") is not None
+
+
+def register_sdnext_samplers():
+    sdnext = _load_by_path("er_sde_nodes_webui_sdnext", os.path.join(_EXTENSION_ROOT, "scripts", "ersde_webui", "sdnext.py"))
+    return sdnext.register_samplers(sdnext.load_scheduler_class(_EXTENSION_ROOT, solver), glue.SAMPLERS)
+
+
 try:
-    registered = register_samplers()
-    _register_functions_on_host_k_diffusion()
+    if host_is_sdnext():
+        registered = register_sdnext_samplers()
+    else:
+        registered = register_samplers()
+        _register_functions_on_host_k_diffusion()
 except ModuleNotFoundError as error:
     if error.name != "modules":  # inside a WebUI, something else is missing: say so loudly
         raise

@@ -17,24 +17,10 @@ import io
 import json
 import os
 import sys
-import time
-import traceback
 
-RESULTS: dict = {}
+from probe_checks import check, report
+
 STATE: dict = {}
-
-
-def check(name):
-    def wrap(fn):
-        started = time.monotonic()
-        try:
-            detail = fn()
-            RESULTS[name] = {"ok": True, "detail": detail, "seconds": round(time.monotonic() - started, 1)}
-        except BaseException:  # noqa: BLE001 - report everything to the test
-            RESULTS[name] = {"ok": False, "detail": traceback.format_exc()[-6000:]}
-        return fn
-    return wrap
-
 
 WEBUI = os.path.abspath(os.environ["WEBUI_DIR"])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -487,10 +473,5 @@ def _bad_input():
     return {"bad_status": bad.status_code, "bad_body": bad.text[:2000], "after": _summary(good)}
 
 
-def _json_default(value):
-    return repr(value)
-
-
-print("\nERSDE_PROBE_RESULT " + json.dumps(RESULTS, default=_json_default), flush=True)
-sys.stdout.flush()
+report()
 os._exit(0)  # the host leaves non-daemon threads (model loader, queue) behind

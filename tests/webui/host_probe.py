@@ -13,22 +13,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 import types
 
-RESULTS: dict = {}
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            detail = fn()
-            RESULTS[name] = {"ok": True, "detail": detail}
-        except BaseException:  # noqa: BLE001 - report everything to the test
-            RESULTS[name] = {"ok": False, "detail": traceback.format_exc()[-4000:]}
-        return fn
-    return wrap
-
+from probe_checks import check, report
 
 WEBUI = os.path.abspath(os.environ["WEBUI_DIR"])
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -256,4 +243,4 @@ def _cfg_pp():
             "func": getattr(sampler.func, "__name__", None), "model_calls": int(sampler.model_wrap_cfg.step)}
 
 
-print("\nERSDE_PROBE_RESULT " + json.dumps(RESULTS), flush=True)
+report()

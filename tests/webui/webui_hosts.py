@@ -17,14 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _glue():
-    spec = importlib.util.spec_from_file_location("ersde_test_webui_hosts_glue", ROOT / "scripts" / "ersde_webui" / "glue.py")
+def load_by_path(name: str, relative: str):
+    """A module of this repository loaded from its file under `name` (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-GLUE = _glue()
+GLUE = load_by_path("ersde_test_webui_hosts_glue", "scripts/ersde_webui/glue.py")
 LABELS: list[str] = list(GLUE.LABELS)
 SPECS = {spec.label: spec for spec in GLUE.SAMPLERS + GLUE.CFG_PP_SAMPLERS}
 
