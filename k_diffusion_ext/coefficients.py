@@ -184,7 +184,7 @@ def _taylor_rows(points: Sequence[float]) -> list[list[float]]:
 
 
 def _corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: Sequence[float],
-                       gain: float = 1.0) -> tuple[tuple[float, ...], tuple[float, ...]]:
+                       gain: float = 1.0, points: int | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Scheme "predictor_corrector": (the change of the predictor's weights, the corrector's weights).
 
     lams = (lambda_s, lambda_{s-1}, ...), the `order` points of the predictor; kernel[k] =
@@ -194,20 +194,22 @@ def _corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: 
     the corrector those and lambda_t. `gain` multiplies the top-order term of both (UniPC's
     B(h) / h); the returned predictor change is then that of the top term. The corrector's
     weights are on (D_t, D_s, D_{s-1}, ...) and are the difference corrector - predictor: the
-    same start, the same noise, so the two differ by predictions only."""
+    same start, the same noise, so the two differ by predictions only. `points` (research, default
+    `order`): how many of the predictor's points the corrector keeps (its degree)."""
+    points = order if points is None else points
     predictor = _taylor_rows(lams)
-    corrector = _taylor_rows((lams[0], lam_t) + tuple(lams[1:]))
+    corrector = _taylor_rows((lams[0], lam_t) + tuple(lams[1:points]))
     # corrector rows are for the points (lambda_s, lambda_t, lambda_{s-1}, ...): reorder to t first
     corrector = [[row[1], row[0]] + row[2:] for row in corrector]
-    top_p, top_c = order - 1, order
-    change = [0.0] * (order + 1)
+    top_p, top_c = order - 1, points
+    change = [0.0] * (max(order, points) + 1)
     for k in range(1, order):
         scale = kernel[k] * (gain if k == top_p else 1.0)
         for j in range(order):
             change[j + 1] -= scale * predictor[k][j]
-    for k in range(1, order + 1):
+    for k in range(1, points + 1):
         scale = kernel[k] * (gain if k == top_c else 1.0)
-        for j in range(order + 1):
+        for j in range(points + 1):
             change[j] += scale * corrector[k][j]
     boost = tuple((gain - 1.0) * kernel[top_p] * predictor[top_p][j] for j in range(order)) if top_p >= 1 else ()
     return boost, tuple(change)
@@ -225,7 +227,7 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
 
 def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
                 scheme: str = "corrected", s_noise: float = 1.0,
-                top_gain: Callable[[float], float] | None = None) -> list[Step]:
+                top_gain: Callable[[float], float] | None = None, corrector_drop: int = 0) -> list[Step]:
     """plan_steps, with a research option for the predictor-corrector study (bench/pc.py):
     top_gain(h), h = log(lambda_s / lambda_t), multiplies the top-order term (1 + O(h) keeps the order)."""
     if order not in (1, 2, 3):
@@ -281,7 +283,8 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             if scheme == PREDICTOR_CORRECTOR and lam_t < lam_s:
                 kernel = [0.0] + [alpha_t * (d ** j + j * phi_t[k] * moments[k][j - 1]) for j in range(1, order + 1)]
                 gain = 1.0 if top_gain is None else top_gain(math.log(lam_s / lam_t))
-                boost, corrector = _corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel, gain)
+                boost, corrector = _corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel, gain,
+                                                      max(1, step_order - corrector_drop))
                 weights = tuple(w + b for w, b in zip(weights, boost + (0.0,) * 3))
             variance = lam_t * lam_t - lam_s * lam_s * r * r
             if variance <= NOISELESS * lam_t * lam_t:
