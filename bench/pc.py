@@ -157,8 +157,37 @@ def at(cells: dict, nfe: int):
     return cells[nfe] if nfe in cells else cells[str(nfe)]
 
 
+SUMMARY_OURS = ("ER-SDE-1", "ER-SDE-2", "ER-SDE-3", "ER-SDE-1 PC", "ER-SDE-2 PC", "ER-SDE-3 PC")
+
+
+def _score(cell) -> float | None:
+    if not cell:
+        return None
+    return cell["rms"] if isinstance(cell, dict) else cell[0]
+
+
+def summary_table(results: dict, nfes: tuple[int, ...]) -> str:
+    """One row per group, model and NFE: the corrected scheme and the PC scheme at orders 1-3, and
+    the best peer of the group (ODE: RMS error; SDEs: distance, mean over seeds)."""
+    rows = []
+    for group in ("ode", "reverse_sde", "paper"):
+        for name, res in results.get(group, {}).items():
+            peers = [r for r in res["rows"] if not r.startswith("ER-SDE")]
+            for nfe in nfes:
+                line = [group, name, str(nfe)]
+                for label in SUMMARY_OURS:
+                    v = _score(at(res["rows"][label], nfe)) if label in res["rows"] else None
+                    line.append("-" if v is None else f"{v:.3g}")
+                scored = sorted((v, p) for p in peers if (v := _score(at(res["rows"][p], nfe))) is not None)
+                line.append(f"{scored[0][0]:.3g} {scored[0][1]}" if scored else "-")
+                line.append("-" if "floor" not in res else f"{res['floor']:.3g}")
+                rows.append(line)
+    return markdown_table(["group", "model", "NFE"] + list(SUMMARY_OURS) + ["best peer", "floor"], rows)
+
+
 def report(results: dict, nfes: tuple[int, ...]) -> str:
-    out = []
+    out = ["## Summary (ODE: RMS per-sample error against 1000 steps; SDEs: distance to the converged SDE)\n",
+           summary_table(results, nfes), "\n## Every variant and peer\n"]
     for name, res in results.get("ode", {}).items():
         rows = res["rows"]
         out.append(f"### ODE, {name}: RMS / median per-sample error against 1000 steps ({res['n']} samples)\n")
@@ -204,7 +233,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref-nfe", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--tag", default="pc")
+    parser.add_argument("--merge", default=None, help="comma-separated tags of finished runs in --out: write their "
+                        "union as --tag, run nothing")
     args = parser.parse_args(argv)
+    if args.merge:
+        folder = out_dir(args.out, args.quick)
+        merged: dict = {"notes": [], "command": []}
+        for tag in args.merge.split(","):
+            part = json.loads((folder / f"{tag}.json").read_text())
+            merged["command"].append(part["command"])
+            merged["notes"] += [n for n in part["notes"] if n not in merged["notes"]]
+            for key in ("ode", "reverse_sde", "paper"):
+                merged.setdefault(key, {}).update(part.get(key, {}))
+        for key in ("ode", "reverse_sde", "paper"):  # models in the registry's order
+            merged[key] = dict(sorted(merged[key].items(), key=lambda item: list(BENCHMARKS).index(item[0])))
+        nfes = tuple(int(k) for k in args.nfes.split(","))
+        text = header("Predictor-corrector study (issue 15)", ["bench.pc"] + argv)
+        text += "".join(f"- from: `{c}`\n" for c in merged["command"])
+        text += "".join(f"- note: {n}\n" for n in merged["notes"]) + f"\n{report(merged, nfes)}\n"
+        (folder / f"{args.tag}.md").write_text(text)
+        (folder / f"{args.tag}.json").write_text(json.dumps(merged, indent=1, default=str))
+        return
     torch.set_num_threads(1)
     cfg = QUICK if args.quick else FULL
     nfes = tuple(int(k) for k in args.nfes.split(","))

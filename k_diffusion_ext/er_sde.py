@@ -53,8 +53,15 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             per_item_noise_sampler: the counter-based stream (NOISE_STREAM) on x's device, keyed
             by ``extra_args["seed"]`` + batch index (without a seed, torch's RNG picks one).
         alphas: None for VE-scaled latents, else alpha per sigma (flow: 1 - sigma).
-        scheme: "corrected" (true third order) or "reference" (the paper's code and ComfyUI's
-            er_sde: x0' by a backward difference, so order 3 converges with order 2).
+        scheme: "corrected" (true third order), "reference" (the paper's code and ComfyUI's
+            er_sde: x0' by a backward difference, so order 3 converges with order 2) or
+            "predictor_corrector": the corrected step, then, once the model has been called at its
+            end point x_t, the step redone from the same start with the same noise and the
+            interpolation through that new prediction too (exact integrals of the Lagrange basis
+            against the step's kernel; Step.corrector, er_sde_correct). Order k converges with order
+            k + 1 at one model call a step; the model's prediction at the uncorrected x_t is the one
+            kept, and the step to sigma = 0 is not corrected. More accurate unguided and up to
+            guidance 3 on the ODE, less accurate with strong guidance (docs/predictor-corrector.md).
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.

@@ -7,10 +7,9 @@ combination of predictions (Step.corrector), which er_sde_correct adds to x_t.""
 import pytest
 import torch
 
-from k_diffusion_ext import (NOISE_SCALES, SCHEMES, er_sde_update, history_prediction, plan_steps, sample_er_sde,
-                             validate_alphas, validate_sigmas)
+from k_diffusion_ext import (NOISE_SCALES, SCHEMES, er_sde_correct, er_sde_update, history_prediction, plan_steps,
+                             sample_er_sde, validate_alphas, validate_sigmas)
 from k_diffusion_ext.analytic import karras_sigmas, mixture_denoiser, ring_mixture
-from k_diffusion_ext.er_sde import er_sde_correct
 
 PC = "predictor_corrector"
 means = ring_mixture(4, 2.0)
