@@ -243,8 +243,11 @@ def main(argv: list[str] | None = None) -> None:
             part = json.loads((folder / f"{tag}.json").read_text())
             merged["command"].append(part["command"])
             merged["notes"] += [n for n in part["notes"] if n not in merged["notes"]]
-            for key in ("ode", "reverse_sde", "paper"):
-                merged.setdefault(key, {}).update(part.get(key, {}))
+            for key in ("ode", "reverse_sde", "paper"):  # runs at other NFEs add cells to the same rows
+                for model, res in part.get(key, {}).items():
+                    into = merged.setdefault(key, {}).setdefault(model, {**res, "rows": {}})
+                    for label, cells in res["rows"].items():
+                        into["rows"].setdefault(label, {}).update(cells)
         for key in ("ode", "reverse_sde", "paper"):  # models in the registry's order
             merged[key] = dict(sorted(merged[key].items(), key=lambda item: list(BENCHMARKS).index(item[0])))
         nfes = tuple(int(k) for k in args.nfes.split(","))

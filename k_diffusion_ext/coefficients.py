@@ -274,7 +274,9 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             r = phi_t[k] / phi_s[k]
             d = lam_t - lam_s
             step_order = min(order, history + 1)
-            first, second = _derivative_weights(lam[i::-1][:3], step_order, "reference" if scheme == "reference" else "corrected")
+            # the predictor-corrector scheme predicts with the corrected scheme's derivatives
+            first, second = _derivative_weights(lam[i::-1][:3], step_order,
+                                                "reference" if scheme == "reference" else "corrected")
             c1 = alpha_t * (d + phi_t[k] * s1[k])
             c2 = alpha_t * (d * d / 2 + phi_t[k] * s2[k])
             weights = tuple(c1 * f + c2 * g for f, g in zip(first, second))
