@@ -93,7 +93,7 @@ def by_name(samplers: list[Sampler], name: str) -> Sampler | None:
 
 
 def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list[int], log,
-                  ref_nfe: int = REFERENCE_NFE) -> dict:
+                  ref_nfe: int = REFERENCE_NFE, nfes: tuple[int, ...] = NFES) -> dict:
     samplers = [s for s in samplers if problem.space in s.spaces]
     groups = [g for g in GROUPS if any(s.group == g for s in samplers)]
     refs: dict = {}
@@ -114,11 +114,11 @@ def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list
         refs[g] = entry
         log(f"  {problem.name}: reference {g} ({ref.name}) floor {entry['floor']:.3g}"
             + (f", {entry['check']} {entry['check_distance']:.3g}" if "check" in entry else ""))
-    cells = {s.name: {nfe: [] for nfe in NFES} for s in samplers}
+    cells = {s.name: {nfe: [] for nfe in nfes} for s in samplers}
     calls = {s.name: {} for s in samplers}
     turn = 0
     for seed in seeds:
-        for nfe in NFES:
+        for nfe in nfes:
             for s in rotate(samplers, turn):
                 turn += 1
                 out, used = sample(problem, s, nfe, n, seed)

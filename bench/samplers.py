@@ -186,6 +186,9 @@ def _comfy_import(root: str):
         comfy_args.cpu = True  # ComfyUI's --cpu: model_management looks for a GPU on import otherwise
     import comfy.k_diffusion.sampling as csampling
     import comfy.model_sampling as cms
+    import comfy.extra_samplers.uni_pc as uni_pc
+    for name, fn in EXTRA_SAMPLERS.items():  # found beside the k-diffusion ones (a namespace of our own)
+        setattr(_EXTRA, f"sample_{name}", getattr(uni_pc, fn))
     return csampling, cms
 
 
@@ -238,13 +241,23 @@ COMFY_PEERS: tuple[tuple[str, str, str, bool, dict], ...] = (
     ("ipndm", "ode", "none", False, {}),
     ("ipndm_v", "ode", "none", False, {}),
     ("heun", "ode", "none", False, {}),
+    ("uni_pc", "ode", "none", False, {}),
+    ("uni_pc_bh2", "ode", "none", False, {}),
+    ("res_multistep", "ode", "none", False, {}),
+    ("gradient_estimation", "ode", "none", False, {}),
+    ("lms", "ode", "none", False, {}),
 )
+# ComfyUI's UniPC lives in comfy/extra_samplers/uni_pc.py (KSampler names uni_pc, uni_pc_bh2)
+EXTRA_SAMPLERS = {"uni_pc": "sample_unipc", "uni_pc_bh2": "sample_unipc_bh2"}
 # PyPI k-diffusion has these (EDM models only), for runs without COMFYUI_DIR
 KDIFF_FALLBACK = ("euler_ancestral", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde", "dpmpp_2m", "heun")
 
 
+_EXTRA = SimpleNamespace()
+
+
 def _comfy_run(comfy: SimpleNamespace, fn_name: str, brownian: bool, kwargs: dict) -> Callable:
-    fn = getattr(comfy.sampling, f"sample_{fn_name}")
+    fn = getattr(_EXTRA if fn_name in EXTRA_SAMPLERS else comfy.sampling, f"sample_{fn_name}")
 
     def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int, space: str = "edm") -> torch.Tensor:
         torch.manual_seed(seed)
@@ -252,6 +265,9 @@ def _comfy_run(comfy: SimpleNamespace, fn_name: str, brownian: bool, kwargs: dic
         extra = dict(kwargs)
         if brownian:
             extra["noise_sampler"] = BridgeBrownian(x, *schedule_range(sigmas), seed)
+        if fn_name in EXTRA_SAMPLERS and x.dtype != torch.float32:  # its coefficients are float32 tensors
+            return fn(_ComfyModel(model, ms), x.float(), sigmas.float(), extra_args={"seed": seed}, disable=True,
+                      **extra).to(x.dtype)
         return fn(_ComfyModel(model, ms), x, sigmas, extra_args={"seed": seed}, disable=True, **extra)
     return run
 
@@ -269,7 +285,8 @@ def _kdiff_run(fn: Callable, brownian: bool) -> Callable:
 
 def our_samplers(brownian: bool = False) -> list[Sampler]:
     """The project's solver: order 3 at every group's noise scale, plus orders 1/2 and the
-    paper's reference scheme at the paper's noise scale."""
+    paper's reference scheme at the paper's noise scale, and the predictor-corrector scheme
+    at orders 2 and 3 in every group but SA-Solver's."""
     out = [
         Sampler("ER-SDE-3 (ode)", ours(3, "ode"), "ode", True, "none", "-"),
         Sampler("ER-SDE-3 (reverse_sde)", ours(3, "reverse_sde"), "reverse_sde", True, "per-item Gaussian", "-"),
@@ -277,6 +294,15 @@ def our_samplers(brownian: bool = False) -> list[Sampler]:
         Sampler("ER-SDE-2", ours(2), "paper", True, "per-item Gaussian", "-"),
         Sampler("ER-SDE-3", ours(3), "paper", True, "per-item Gaussian", "-"),
         Sampler("ER-SDE-3 ref", ours(3, scheme="reference"), "paper", True, "per-item Gaussian", "-"),
+        # scheme "predictor_corrector" (issue 15): order 2 and 3 predictors, each with its corrector
+        Sampler("ER-SDE-2 PC (ode)", ours(2, "ode", "predictor_corrector"), "ode", True, "none", "-"),
+        Sampler("ER-SDE-3 PC (ode)", ours(3, "ode", "predictor_corrector"), "ode", True, "none", "-"),
+        Sampler("ER-SDE-2 PC (reverse_sde)", ours(2, "reverse_sde", "predictor_corrector"), "reverse_sde", True,
+                "per-item Gaussian", "-"),
+        Sampler("ER-SDE-3 PC (reverse_sde)", ours(3, "reverse_sde", "predictor_corrector"), "reverse_sde", True,
+                "per-item Gaussian", "-"),
+        Sampler("ER-SDE-2 PC", ours(2, scheme="predictor_corrector"), "paper", True, "per-item Gaussian", "-"),
+        Sampler("ER-SDE-3 PC", ours(3, scheme="predictor_corrector"), "paper", True, "per-item Gaussian", "-"),
     ]
     if brownian:
         out.append(Sampler("ER-SDE-3, Brownian", ours(3, noise="brownian"), "paper", True, "Brownian tree (flat)", ":"))

@@ -78,7 +78,9 @@ def er_sde_inputs() -> list[InputSpec]:
         InputSpec(names.IN_SCHEME, "COMBO",
                   "corrected: exact integrals and a corrected derivative estimate, so order 3 is truly third order. "
                   "reference: the paper's code and ComfyUI's built-in er_sde (order 3 converges like order 2), "
-                  "to reproduce their results.",
+                  "to reproduce their results. predictor_corrector: corrected, and each step redone through the "
+                  "prediction at its end at no extra model call (order k becomes k + 1): more accurate unguided "
+                  "and up to CFG 3, less accurate at strong guidance (see docs/predictor-corrector.md).",
                   default=names.SCHEME_CORRECTED, options=names.SCHEMES),
         InputSpec(names.IN_CFG_PP, "BOOLEAN", CFG_PP_TOOLTIP, default=False, optional=True),
     ]

@@ -16,13 +16,14 @@ predictions and z. The weights of that combination are what this module computes
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 
 from .noise_scales import NoiseScale, check_noise_scale
 
-SCHEMES = ("corrected", "reference")
+SCHEMES = ("corrected", "reference", "predictor_corrector")
+PREDICTOR_CORRECTOR = "predictor_corrector"
 GAUSS_NODES = 16
 # widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
 # scales to ~1e-15 relative over it
@@ -44,6 +45,10 @@ class Step(NamedTuple):
     returns_prediction: bool      # the step to sigma = 0: x_next is the prediction itself
     cfg_pp_kick: float = 0.0      # d_weights[0] r / (1 - r); alpha_t at a zero-length step (r = 1)
     cfg_pp_history: float = 0.0   # r / (1 - r): the step's CFG-equivalent prediction, see er_sde
+    # scheme "predictor_corrector": weights on (the prediction at this step's end point, this step's
+    # start prediction, the one before, ...) that er_sde.er_sde_correct adds to this step's result
+    # once the model has been called there; () where the step is not corrected
+    corrector: tuple[float, ...] = ()
 
 
 def validate_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
@@ -118,8 +123,10 @@ def _power_integrals(exponent: float, lam_s: torch.Tensor, lam_t: torch.Tensor) 
     return s1, s2
 
 
-def _quadrature_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """S1, S2 by composite Gauss-Legendre in u = log lambda, where the integrands are smooth."""
+def _quadrature_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Tensor,
+                          moments: int = 2) -> tuple[torch.Tensor, ...]:
+    """S1, S2 (and S_k = Int (l - lambda_s)^(k-1) / phi(l) dl up to k = moments) by composite
+    Gauss-Legendre in u = log lambda, where the integrands are smooth."""
     u_s, u_t = torch.log(lam_s), torch.log(lam_t)
     width = u_s - u_t
     panels = max(1, math.ceil(float(width.max()) / MAX_PANEL_WIDTH)) if width.numel() else 1
@@ -135,6 +142,8 @@ def _quadrature_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Ten
     jac = width[:, None] * unit_w * lam / values  # du weight * dl/du / phi
     s1 = jac.sum(dim=1)
     s2 = (jac * (lam - lam_s[:, None])).sum(dim=1)
+    if moments > 2:
+        return s1, s2, *((jac * (lam - lam_s[:, None]) ** (k - 1)).sum(dim=1) for k in range(3, moments + 1))
     return s1, s2
 
 
@@ -167,9 +176,60 @@ def _derivative_weights(lams: Sequence[float], order: int, scheme: str) -> tuple
     return first, tuple(2.0 * b for b in second)
 
 
+def _taylor_rows(points: Sequence[float]) -> list[list[float]]:
+    """Rows k of the map from values at `points` to the coefficients a_k of the interpolating
+    polynomial written as sum_k a_k (l - points[0])^k (float64)."""
+    dv = torch.tensor([p - points[0] for p in points], dtype=torch.float64)
+    return torch.linalg.inv(torch.stack([dv ** k for k in range(len(points))], dim=1)).tolist()
+
+
+def _corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: Sequence[float],
+                       gain: float = 1.0, points: int | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Scheme "predictor_corrector": (the change of the predictor's weights, the corrector's weights).
+
+    lams = (lambda_s, lambda_{s-1}, ...), the `order` points of the predictor; kernel[k] =
+    W_k = d^k + k phi(lambda_t) S_k (k >= 1), the exact integral of (l - lambda_s)^k against the
+    step's kernel. A polynomial sum_k a_k (l - lambda_s)^k contributes alpha_t sum_k a_k W_k.
+    The predictor interpolates its `order` points (the corrected scheme: gain 1 changes nothing),
+    the corrector those and lambda_t. `gain` multiplies the top-order term of both (UniPC's
+    B(h) / h); the returned predictor change is then that of the top term. The corrector's
+    weights are on (D_t, D_s, D_{s-1}, ...) and are the difference corrector - predictor: the
+    same start, the same noise, so the two differ by predictions only. `points` (research, default
+    `order`): how many of the predictor's points the corrector keeps (its degree)."""
+    points = order if points is None else points
+    predictor = _taylor_rows(lams)
+    corrector = _taylor_rows((lams[0], lam_t) + tuple(lams[1:points]))
+    # corrector rows are for the points (lambda_s, lambda_t, lambda_{s-1}, ...): reorder to t first
+    corrector = [[row[1], row[0]] + row[2:] for row in corrector]
+    top_p, top_c = order - 1, points
+    change = [0.0] * (max(order, points) + 1)
+    for k in range(1, order):
+        scale = kernel[k] * (gain if k == top_p else 1.0)
+        for j in range(order):
+            change[j + 1] -= scale * predictor[k][j]
+    for k in range(1, points + 1):
+        scale = kernel[k] * (gain if k == top_c else 1.0)
+        for j in range(points + 1):
+            change[j] += scale * corrector[k][j]
+    boost = tuple((gain - 1.0) * kernel[top_p] * predictor[top_p][j] for j in range(order)) if top_p >= 1 else ()
+    return boost, tuple(change)
+
+
 def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
                scheme: str = "corrected", s_noise: float = 1.0) -> list[Step]:
-    """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors."""
+    """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors.
+
+    Scheme "predictor_corrector": the corrected scheme's steps, each with corrector weights
+    (Step.corrector, see _corrector_weights and er_sde.er_sde_correct) where a model call at the
+    step's end point follows it."""
+    return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise)
+
+
+def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
+                scheme: str = "corrected", s_noise: float = 1.0,
+                top_gain: Callable[[float], float] | None = None, corrector_drop: int = 0) -> list[Step]:
+    """plan_steps, with a research option for the predictor-corrector study (bench/pc.py):
+    top_gain(h), h = log(lambda_s / lambda_t), multiplies the top-order term (1 + O(h) keeps the order)."""
     if order not in (1, 2, 3):
         raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
     if scheme not in SCHEMES:
@@ -191,6 +251,12 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
         full = torch.zeros((2, idx.numel()), dtype=torch.float64)
         full[0, steps_down], full[1, steps_down] = s1, s2
         s1, s2 = full[0].tolist(), full[1].tolist()
+        if scheme == PREDICTOR_CORRECTOR and steps_down.any():
+            # every S_k the corrector's cubic needs, by quadrature (no cancellation in (l - lambda_s)^k)
+            moments = torch.zeros((max(order, 2), idx.numel()), dtype=torch.float64)
+            moments[:, steps_down] = torch.stack(_quadrature_integrals(phi, lam_s[steps_down], lam_t[steps_down],
+                                                                       max(order, 2)))
+            moments = moments.T.tolist()
         phi_s, phi_t = phi_s.tolist(), phi_t.tolist()
     where = {int(i): k for k, i in enumerate(idx.tolist())}
 
@@ -208,11 +274,20 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
             r = phi_t[k] / phi_s[k]
             d = lam_t - lam_s
             step_order = min(order, history + 1)
-            first, second = _derivative_weights(lam[i::-1][:3], step_order, scheme)
+            # the predictor-corrector scheme predicts with the corrected scheme's derivatives
+            first, second = _derivative_weights(lam[i::-1][:3], step_order,
+                                                "reference" if scheme == "reference" else "corrected")
             c1 = alpha_t * (d + phi_t[k] * s1[k])
             c2 = alpha_t * (d * d / 2 + phi_t[k] * s2[k])
             weights = tuple(c1 * f + c2 * g for f, g in zip(first, second))
             weights = (weights[0] + alpha_t * (1.0 - r),) + weights[1:]
+            corrector: tuple[float, ...] = ()
+            if scheme == PREDICTOR_CORRECTOR and lam_t < lam_s:
+                kernel = [0.0] + [alpha_t * (d ** j + j * phi_t[k] * moments[k][j - 1]) for j in range(1, order + 1)]
+                gain = 1.0 if top_gain is None else top_gain(math.log(lam_s / lam_t))
+                boost, corrector = _corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel, gain,
+                                                      max(1, step_order - corrector_drop))
+                weights = tuple(w + b for w, b in zip(weights, boost + (0.0,) * 3))
             variance = lam_t * lam_t - lam_s * lam_s * r * r
             if variance <= NOISELESS * lam_t * lam_t:
                 variance = 0.0  # phi = x (the ODE, eta = 0): rounding, not noise; and nothing to draw
@@ -221,6 +296,6 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
             history_shift = r / (1.0 - r) if r < 1.0 else 0.0
             kick = weights[0] * history_shift if r < 1.0 else alpha_t
             steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False,
-                              kick, history_shift))
+                              kick, history_shift, corrector))
         history = min(history + 1, 2)
     return steps

@@ -53,8 +53,15 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             per_item_noise_sampler: the counter-based stream (NOISE_STREAM) on x's device, keyed
             by ``extra_args["seed"]`` + batch index (without a seed, torch's RNG picks one).
         alphas: None for VE-scaled latents, else alpha per sigma (flow: 1 - sigma).
-        scheme: "corrected" (true third order) or "reference" (the paper's code and ComfyUI's
-            er_sde: x0' by a backward difference, so order 3 converges with order 2).
+        scheme: "corrected" (true third order), "reference" (the paper's code and ComfyUI's
+            er_sde: x0' by a backward difference, so order 3 converges with order 2) or
+            "predictor_corrector": the corrected step, then, once the model has been called at its
+            end point x_t, the step redone from the same start with the same noise and the
+            interpolation through that new prediction too (exact integrals of the Lagrange basis
+            against the step's kernel; Step.corrector, er_sde_correct). Order k converges with order
+            k + 1 at one model call a step; the model's prediction at the uncorrected x_t is the one
+            kept, and the step to sigma = 0 is not corrected. More accurate unguided and up to
+            guidance 3 on the ODE, less accurate with strong guidance (docs/predictor-corrector.md).
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
@@ -98,24 +105,35 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
     sigmas_cpu = validate_sigmas(sigmas)
     phi = resolve_noise_scale(noise_scale, eta)
     steps = plan_steps(sigmas_cpu, validate_alphas(alphas, sigmas_cpu), phi, order, scheme, float(s_noise))
+    return run_plan(model, x, sigmas, steps, extra_args, callback, disable, noise_sampler, uncond)
+
+
+def run_plan(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: torch.Tensor, steps: list[Step],
+             extra_args: dict, callback: Callable[[dict], Any] | None = None, disable: bool | None = None,
+             noise_sampler: NoiseSampler | None = None,
+             uncond: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+    """sample_er_sde's loop over a plan from plan_steps (validated sigmas)."""
     if noise_sampler is None and any(step.noise_std > 0 for step in steps):
         noise_sampler = per_item_noise_sampler(x, extra_args.get("seed"))
-
     sigma_in = sigmas[:-1, None].expand(-1, x.shape[0]).contiguous()
-    sigma_cpu_list = list(sigmas_cpu.unbind())
-    history = order - 1  # earlier predictions the order uses; fewer held latents for orders 1, 2
-    previous = older = None
+    sigma_cpu_list = list(sigmas.detach().to("cpu", torch.float64).unbind())
+    # earlier predictions the order uses (fewer held latents for low orders); the corrector one more
+    history = max((max([k for k, w in enumerate(step.d_weights) if w] + [len(step.corrector) - 1]) for step in steps),
+                  default=0)
+    held: list[torch.Tensor] = []  # kept predictions, newest first
     for i in trange(len(steps), disable=disable):
         denoised = model(x, sigma_in[i], **extra_args)
         if callback is not None:
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         step = steps[i]
         guidance = None if uncond is None or step.returns_prediction else denoised - _unconditional(uncond, denoised)
+        kept = history_prediction(step, denoised, guidance)
+        if i and steps[i - 1].corrector and not step.returns_prediction:
+            x = er_sde_correct(x, steps[i - 1], kept, *held)
         noise = noise_sampler(sigma_cpu_list[i], sigma_cpu_list[i + 1]) if step.noise_std else None
-        x = er_sde_update(x, step, denoised, previous, older, noise, guidance)
-        if history:
-            previous, older = history_prediction(step, denoised, guidance), (previous if history == 2 else None)
-        del denoised, guidance, noise  # not held through the next model call unless the order needs it
+        x = er_sde_update(x, step, denoised, *(held + [None, None])[:2], noise, guidance)
+        held = [kept] + held[:history - 1] if history else held
+        del denoised, guidance, noise, kept  # not held through the next model call unless the order needs it
     return x
 
 
@@ -144,6 +162,26 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
         if noise is None:
             raise ValueError("this step injects noise (noise_std > 0): pass unit Gaussian noise shaped like x")
         x.add_(noise, alpha=step.noise_std)
+    return x
+
+
+def er_sde_correct(x: torch.Tensor, step: Step, current: torch.Tensor, *earlier: torch.Tensor) -> torch.Tensor:
+    """Scheme "predictor_corrector": the corrector of ``step`` (the step that produced x), after
+    the model has been called at x: ``current`` is that call's kept prediction
+    (``history_prediction``), ``earlier`` the predictions ``step`` itself used, newest first
+    (its start point's, then the ones before). Returns a new tensor:
+    x + sum(step.corrector[k] * prediction_k), the step redone from the same start with the same
+    noise and the interpolation through ``current`` too (see coefficients._corrector_weights).
+    The model's prediction at the uncorrected x stays the one the next step uses."""
+    if not step.corrector:
+        return x
+    predictions = (current,) + earlier
+    if len(predictions) < len(step.corrector):
+        raise ValueError(f"this corrector needs {len(step.corrector) - 1} earlier predictions, got {len(earlier)}")
+    x = x.clone()
+    for weight, prediction in zip(step.corrector, predictions):
+        if weight:
+            x.add_(prediction, alpha=weight)
     return x
 
 

@@ -10,6 +10,7 @@ name or value (and a new case here). The CFG++ names are pinned at the solver's 
 in tests/comfyui); the WebUI entries use the host's noise and are host-tested.
 
     python tests/golden/cases.py --write 0.2.0     # only when a new version may change images
+    python tests/golden/cases.py --add 0.2.0       # store the outputs of new cases, the others untouched
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def denoiser(alpha_of: Callable[[torch.Tensor], torch.Tensor], mean: torch.Tenso
     return model
 
 
-def cfg_pp_case(order: int, flow: bool) -> Callable[[], torch.Tensor]:
+def cfg_pp_case(order: int, flow: bool, scheme: str = names.SCHEME_CORRECTED) -> Callable[[], torch.Tensor]:
     """The solver's CFG++ update (what er_sde_solver_N_cfg_pp runs once ComfyUI has handed over
     the unconditional prediction): guided = uncond + 1.5 (cond - uncond), exact Gaussian models."""
     def run() -> torch.Tensor:
@@ -70,7 +71,7 @@ def cfg_pp_case(order: int, flow: bool) -> Callable[[], torch.Tensor]:
         sigmas = sigmas.clamp(max=0.9999) if flow else sigmas  # a flow schedule's first sigma must be below 1
         alphas = 1 - sigmas.double() if flow else None
         return sample_er_sde(guided, x, sigmas, {"seed": SEED}, disable=True, order=order, alphas=alphas,
-                             uncond=lambda: last[0])
+                             uncond=lambda: last[0], scheme=scheme)
     return run
 
 
@@ -135,6 +136,14 @@ def cases() -> dict[str, Callable[[], torch.Tensor]]:
     for order, name in names.CFG_PP_SAMPLER_NAME_BY_ORDER.items():
         out[f"solver CFG++ order {order} ({name})"] = cfg_pp_case(order, flow=False)
         out[f"solver CFG++ order {order} ({name}), flow model"] = cfg_pp_case(order, flow=True)
+    # added after 0.2.0: the predictor-corrector scheme on a flow model, with Brownian noise, and with CFG++
+    pc = {names.IN_SCHEME: names.SCHEME_PREDICTOR_CORRECTOR}
+    out[f"node {names.IN_SCHEME}={names.SCHEME_PREDICTOR_CORRECTOR}, flow model"] = node_case(flow=True, **pc)
+    out[f"node {names.IN_SCHEME}={names.SCHEME_PREDICTOR_CORRECTOR}, {names.IN_NOISE_TYPE}={names.NOISE_BROWNIAN}"] = \
+        node_case(**pc, **{names.IN_NOISE_TYPE: names.NOISE_BROWNIAN})
+    for flow in (False, True):
+        out["solver CFG++ order 3, scheme predictor_corrector" + (", flow model" if flow else "")] = cfg_pp_case(
+            3, flow, names.SCHEME_PREDICTOR_CORRECTOR)
     return out
 
 
@@ -146,9 +155,22 @@ def golden_file(version: str) -> Path:
     return HERE / f"golden_{version}.json"
 
 
+def add_new_cases(version: str) -> list[str]:
+    """Store the outputs of cases the golden file lacks; every stored output stays as it is."""
+    path = golden_file(version)
+    data = json.loads(path.read_text())
+    added = [name for name in cases() if name not in data["outputs"]]
+    data["outputs"].update({name: cases()[name]().flatten().tolist() for name in added})
+    path.write_text(json.dumps(data, indent=0) + "\n")
+    return added
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "--write":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("--write", "--add"):
         sys.exit(__doc__)
+    if sys.argv[1] == "--add":
+        print("added:", ", ".join(add_new_cases(sys.argv[2])) or "nothing")
+        sys.exit(0)
     path = golden_file(sys.argv[2])
     path.write_text(json.dumps({"shape": list(SHAPE), "seed": SEED, "outputs": compute()}, indent=0) + "\n")
     print(f"wrote {path}")

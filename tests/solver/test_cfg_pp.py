@@ -152,14 +152,14 @@ def _stepwise_guidance(noise_scale: str, sigmas: torch.Tensor):
     return lambda sigma: scale[sigma]
 
 
-def _cfg_pp_order(noise_scale: str, s_noise: float, order: int) -> tuple[float, list[float]]:
+def _cfg_pp_order(noise_scale: str, s_noise: float, order: int, scheme: str = "corrected") -> tuple[float, list[float]]:
     target = _cfg_reference(noise_scale)
     errors = []
     for steps in STEPS:
         sigmas = karras_sigmas(steps, SIGMA_MIN, SIGMA_MAX)
         pair = GuidedPair(_stepwise_guidance(noise_scale, sigmas))
         out = sample_er_sde(pair, start, sigmas, order=order, noise_scale=noise_scale, s_noise=s_noise,
-                            uncond=pair.uncond, disable=True)
+                            uncond=pair.uncond, disable=True, scheme=scheme)
         errors.append(((out - target).norm() / target.norm()).item())
     assert all(e > 1e-13 for e in errors), f"errors reached round-off, the fit means nothing: {errors}"
     return -np.polyfit(np.log(STEPS), np.log(errors), 1)[0], errors
@@ -170,6 +170,15 @@ def _cfg_pp_order(noise_scale: str, s_noise: float, order: int) -> tuple[float, 
 def test_cfg_pp_converges_with_the_solver_order_where_it_has_a_limit(noise_scale, s_noise, order, minimum):
     slope, errors = _cfg_pp_order(noise_scale, s_noise, order)
     assert minimum <= slope < order + 0.5, f"CFG++ order {order} converges with order {slope:.2f} (errors {errors})"
+
+
+@pytest.mark.parametrize("noise_scale,s_noise", [("ode", 1.0), ("paper_default", 0.0)])
+@pytest.mark.parametrize("order,minimum", [(1, 1.9), (2, 2.85), (3, 3.8)])
+def test_cfg_pp_with_predictor_corrector_converges_one_order_higher(noise_scale, s_noise, order, minimum):
+    """The corrector runs on the CFG-equivalent predictions x0_e (the history), so CFG++ keeps p + 1."""
+    slope, errors = _cfg_pp_order(noise_scale, s_noise, order, "predictor_corrector")
+    assert minimum <= slope < order + 1.6, (
+        f"CFG++ predictor-corrector order {order} converges with order {slope:.2f} (errors {errors})")
 
 
 def test_guided_samples_move_toward_the_class():
