@@ -52,11 +52,10 @@ class _Run:
     (the kept predictions, the noise sampler). The per-step state of the solver lives here and only here."""
 
     def __init__(self, start: int, sigmas: list[float], plan: list[solver.Step], to_x0: list[tuple[float, float]],
-                 noise: solver.noise.NoiseSampler, order: int):
+                 noise: solver.noise.NoiseSampler):
         self.start, self.sigmas, self.plan, self.to_x0, self.noise = start, sigmas, plan, to_x0, noise
-        self.history = order - 1  # earlier predictions the order uses, as in sample_er_sde
-        self.previous: torch.Tensor | None = None
-        self.older: torch.Tensor | None = None
+        self.keep = solver.plan_history(plan)  # earlier predictions the plan uses, as in sample_er_sde
+        self.held: list[torch.Tensor] = []
 
     def advance(self, i: int, x: torch.Tensor, model_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the latent at the next sigma, the x0 prediction) for plan step i."""
@@ -64,13 +63,9 @@ class _Run:
         denoised = torch.mul(model_output, out_weight)
         if x_weight:
             denoised.add_(x, alpha=x_weight)
-        step = self.plan[i]
         # drawn only where the step injects noise, as sample_er_sde's loop draws
-        noise = self.noise(self.sigmas[i], self.sigmas[i + 1]) if step.noise_std else None
-        x_next = solver.er_sde_update(x, step, denoised, self.previous, self.older, noise)
-        if self.history:
-            older = self.previous if self.history == 2 else None
-            self.previous, self.older = solver.history_prediction(step, denoised), older
+        noise = self.noise(self.sigmas[i], self.sigmas[i + 1]) if self.plan[i].noise_std else None
+        x_next, self.held = solver.er_sde_step(x, self.plan, i, denoised, self.held, self.keep, noise)
         return x_next, denoised
 
 
@@ -94,7 +89,9 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             `eta` that pipelines pass to DDIM's step: step() takes none, so a pipeline's eta=0.0
             never turns the SDE into the ODE behind the user's back.
         s_noise: scales only the injected noise.
-        scheme: "corrected" (true third order) or "reference" (the paper's code).
+        scheme: "corrected" (true third order), "predictor_corrector" (a corrector at no extra
+            model call: order + 1 on smooth problems; see docs/predictor-corrector.md for where it
+            loses) or "reference" (the paper's code).
         noise_source: "portable" (the counter-based stream: a seed gives the same image on
             every device and batch size), "brownian" (a Brownian path on that stream: another step
             count keeps the path) or "generator" (torch.randn from the pipeline's generator).
@@ -308,7 +305,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
         # the noise sampler is called with those sigmas, as sample_er_sde calls it in ComfyUI
         noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator, sigmas)
-        return _Run(start, sigmas.tolist(), plan, to_x0, noise, cfg.solver_order)
+        return _Run(start, sigmas.tolist(), plan, to_x0, noise)
 
     # --- the diffusers interface -----------------------------------------------------------
     def scale_model_input(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:

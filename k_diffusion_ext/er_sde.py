@@ -117,9 +117,7 @@ def run_plan(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: torch.
         noise_sampler = per_item_noise_sampler(x, extra_args.get("seed"))
     sigma_in = sigmas[:-1, None].expand(-1, x.shape[0]).contiguous()
     sigma_cpu_list = list(sigmas.detach().to("cpu", torch.float64).unbind())
-    # earlier predictions the order uses (fewer held latents for low orders); the corrector one more
-    history = max((max([k for k, w in enumerate(step.d_weights) if w] + [len(step.corrector) - 1]) for step in steps),
-                  default=0)
+    keep = plan_history(steps)
     held: list[torch.Tensor] = []  # kept predictions, newest first
     for i in trange(len(steps), disable=disable):
         denoised = model(x, sigma_in[i], **extra_args)
@@ -127,14 +125,35 @@ def run_plan(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: torch.
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         step = steps[i]
         guidance = None if uncond is None or step.returns_prediction else denoised - _unconditional(uncond, denoised)
-        kept = history_prediction(step, denoised, guidance)
-        if i and steps[i - 1].corrector and not step.returns_prediction:
-            x = er_sde_correct(x, steps[i - 1], kept, *held)
         noise = noise_sampler(sigma_cpu_list[i], sigma_cpu_list[i + 1]) if step.noise_std else None
-        x = er_sde_update(x, step, denoised, *(held + [None, None])[:2], noise, guidance)
-        held = [kept] + held[:history - 1] if history else held
-        del denoised, guidance, noise, kept  # not held through the next model call unless the order needs it
+        x, held = er_sde_step(x, steps, i, denoised, held, keep, noise, guidance)
+        del denoised, guidance, noise  # not held through the next model call unless the order needs it
     return x
+
+
+def plan_history(steps: list[Step]) -> int:
+    """How many earlier predictions a run of this plan keeps: what its divided differences and
+    correctors reach back to (fewer held latents for low orders)."""
+    return max((max([k for k, w in enumerate(step.d_weights) if w] + [len(step.corrector) - 1]) for step in steps),
+               default=0)
+
+
+def er_sde_step(x: torch.Tensor, steps: list[Step], i: int, denoised: torch.Tensor, held: list[torch.Tensor],
+                keep: int, noise: torch.Tensor | None = None,
+                guidance: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Step i of a plan, after the model call at x gave ``denoised``: the corrector of step i - 1
+    (scheme "predictor_corrector"; none on the final step), then the update of step i.
+
+    ``held``: the kept predictions of the earlier steps, newest first (start with []); ``keep``:
+    ``plan_history(steps)``; ``noise`` and ``guidance`` as for ``er_sde_update``. Returns the
+    latent at the next sigma and the new ``held``. sample_er_sde's loop and the diffusers
+    scheduler's step() both call this, so every scheme behaves the same in both."""
+    step = steps[i]
+    kept = history_prediction(step, denoised, guidance)
+    if i and steps[i - 1].corrector and not step.returns_prediction:
+        x = er_sde_correct(x, steps[i - 1], kept, *held)
+    x = er_sde_update(x, step, denoised, *(held + [None, None])[:2], noise, guidance)
+    return x, ([kept] + held[:keep - 1] if keep else held)
 
 
 def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous: torch.Tensor | None = None,
@@ -146,7 +165,7 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
     (+ cfg_pp_kick guidance with CFG++), or the prediction itself on the step to sigma = 0.
     ``previous`` and ``older`` are the kept predictions (``history_prediction``) of the two
     steps before; ``noise`` is unit Gaussian like x, needed only where step.noise_std > 0.
-    sample_er_sde's loop and the diffusers scheduler both call this: the math exists once."""
+    ``er_sde_step`` calls it for sample_er_sde's loop and the diffusers scheduler: the math exists once."""
     if step.returns_prediction:
         return denoised.to(x.dtype)
     w_current, w_previous, w_older = step.d_weights

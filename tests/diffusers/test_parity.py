@@ -88,6 +88,9 @@ CASES = [("epsilon", o, ns) for o in (1, 2, 3) for ns in ("ode", "paper_default"
 CASES += [("v_prediction", o, ns) for o in (1, 2, 3) for ns in ("ode", "paper_default")]
 CASES += [("flow_prediction", o, ns) for o in (1, 2, 3) for ns in ("ode", "paper_default")]
 CASES += [("sample", 3, "reverse_sde"), ("epsilon", 3, "x * (exp(x**0.3) + 10)")]
+# the predictor-corrector scheme: its corrector acts on the latent the pipeline hands back
+PC_CASES = [(p, o, ns) for p in ("epsilon", "v_prediction", "flow_prediction") for o in (1, 3)
+            for ns in ("ode", "paper_default")]
 
 
 @pytest.mark.parametrize("prediction_type,order,noise_scale", CASES)
@@ -100,6 +103,20 @@ def test_scheduler_loop_equals_sample_er_sde(prediction_type, order, noise_scale
     assert torch.isfinite(ours).all()
     error = ((ours - theirs).abs().max() / theirs.abs().max()).item()
     assert error < 1e-12, f"relative max error {error:.3g}"
+
+
+@pytest.mark.parametrize("prediction_type,order,noise_scale", PC_CASES)
+def test_predictor_corrector_scheduler_equals_sample_er_sde(prediction_type, order, noise_scale):
+    seed = 4321
+    config = dict(solver_order=order, noise_scale=noise_scale, noise_seed=seed, scheme="predictor_corrector")
+    x = torch.randn(SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    scheduler = scheduler_for(prediction_type, **config)
+    ours = run_scheduler(scheduler, x, 12)
+    theirs = run_library(scheduler, x, seed, order=order, noise_scale=noise_scale, scheme="predictor_corrector")
+    corrected = run_scheduler(scheduler_for(prediction_type, **{**config, "scheme": "corrected"}), x, 12)
+    error = ((ours - theirs).abs().max() / theirs.abs().max()).item()
+    assert error < 1e-12, f"relative max error {error:.3g}"
+    assert (ours - corrected).abs().max() > 1e-6, "the corrector changed nothing: the scheme was not applied"
 
 
 @pytest.mark.parametrize("prediction_type,noise_scale",
