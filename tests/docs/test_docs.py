@@ -213,7 +213,7 @@ def test_readme_node_inputs_table_lists_the_nodes_inputs_in_order():
 
 
 def test_readme_decision_table_names_registered_samplers_and_known_noise_scales():
-    from k_diffusion_ext import NOISE_SCALES
+    from k_diffusion_ext import NOISE_SCALES, SCHEMES
     rows = table_rows(readme_section("Which sampler, which settings"))
     assert len(rows) >= 6, "the decision table has lost rows"
     for row in rows:
@@ -221,8 +221,9 @@ def test_readme_decision_table_names_registered_samplers_and_known_noise_scales(
             tokens = re.findall(r"`([^`]+)`", cell)
             assert tokens, f"a decision cell names no sampler: {cell!r}"
             assert tokens[0] in registered_comfy_names(), f"not a registered sampler: {tokens[0]!r} in {cell!r}"
-            unknown = [t for t in tokens[1:] if t not in NOISE_SCALES and t not in registered_comfy_names()]
-            assert not unknown, f"not a noise scale or sampler: {unknown} in {cell!r}"
+            unknown = [t for t in tokens[1:]
+                       if t not in NOISE_SCALES and t not in SCHEMES and t not in registered_comfy_names()]
+            assert not unknown, f"not a noise scale, scheme or sampler: {unknown} in {cell!r}"
             assert re.search(r"\]\[[^\]]+\]|\]\([^)]+\)", cell), f"a decision cell without its evidence link: {cell!r}"
 
 
