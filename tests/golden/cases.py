@@ -159,8 +159,9 @@ def add_new_cases(version: str) -> list[str]:
     """Store the outputs of cases the golden file lacks; every stored output stays as it is."""
     path = golden_file(version)
     data = json.loads(path.read_text())
-    added = [name for name in cases() if name not in data["outputs"]]
-    data["outputs"].update({name: cases()[name]().flatten().tolist() for name in added})
+    every = cases()
+    added = [name for name in every if name not in data["outputs"]]
+    data["outputs"].update({name: every[name]().flatten().tolist() for name in added})
     path.write_text(json.dumps(data, indent=0) + "\n")
     return added
 
