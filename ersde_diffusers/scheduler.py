@@ -91,7 +91,12 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         s_noise: scales only the injected noise.
         scheme: "corrected" (true third order), "predictor_corrector" (a corrector at no extra
             model call: order + 1 on smooth problems; see docs/predictor-corrector.md for where it
-            loses) or "reference" (the paper's code).
+            loses), "auto" (predictor_corrector where it measured better, decided from
+            `guidance_scale` and the noise scale; corrected when guidance_scale is None) or
+            "reference" (the paper's code).
+        guidance_scale: for scheme "auto" only: the classifier-free guidance scale the pipeline
+            applies (its guidance_scale for SD, SDXL and SD3; 1 for Flux, whose guidance_scale is a
+            distilled-guidance input, not CFG). None: unknown.
         noise_source: "portable" (the counter-based stream: a seed gives the same image on
             every device and batch size), "brownian" (a Brownian path on that stream: another step
             count keeps the path) or "generator" (torch.randn from the pipeline's generator).
@@ -122,6 +127,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         eta: float = 1.0,
         s_noise: float = 1.0,
         scheme: str = "corrected",
+        guidance_scale: float | None = None,
         noise_source: str = "portable",
         noise_seed: int | None = None,
         use_karras_sigmas: bool = False,
@@ -301,7 +307,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         cfg = self.config
         sigma_t = solver.validate_sigmas(sigma_t)
         plan = solver.plan_steps(sigma_t, solver.validate_alphas(alpha, sigma_t), self.phi, cfg.solver_order,
-                                 cfg.scheme, float(cfg.s_noise))
+                                 cfg.scheme, float(cfg.s_noise), cfg.guidance_scale)
         to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
         # the noise sampler is called with those sigmas, as sample_er_sde calls it in ComfyUI
         noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator, sigmas)
@@ -434,6 +440,7 @@ def _check_config(cfg: Any) -> None:
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
+    solver.validate_guidance_scale(cfg.guidance_scale)
     if cfg.noise_seed is not None and (isinstance(cfg.noise_seed, bool) or not isinstance(cfg.noise_seed, int)):
         raise ValueError(f"noise_seed must be an integer or None, got {cfg.noise_seed!r}")
     if sum(bool(cfg[f"use_{k}_sigmas"]) for k in ("karras", "exponential", "beta")) > 1:

@@ -8,6 +8,7 @@ host's: the nodes below only hand it a SAMPLER object and a schedule.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import torch
@@ -95,14 +96,31 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
         called = True
         return model(*args, **kwargs)
 
+    # scheme "auto" decides from the CFG scale; a CFG++ scale is not one (its CFG-equivalent scale
+    # changes every step), so with CFG++ the scale stays unknown and "auto" is the corrected scheme
+    guidance_scale = None if cfg_pp else host_guidance_scale(model)
     try:
         return solver.sample_er_sde(denoiser, x, sigmas, extra_args, callback, disable, order=order,
                                     noise_scale=noise_scale, eta=eta, s_noise=s_noise,
-                                    noise_sampler=noise_sampler, alphas=alphas, scheme=scheme, uncond=uncond)
+                                    noise_sampler=noise_sampler, alphas=alphas, scheme=scheme, uncond=uncond,
+                                    guidance_scale=guidance_scale)
     except ValueError as exc:
         if called or isinstance(exc, ERSDEInputError):
             raise  # raised by the model or the host, not by the solver's input checks
         raise ERSDEInputError(f"ER-SDE-Solver cannot sample: {exc}.{_hint(noise_scale, noise_type)}") from exc
+
+
+def host_guidance_scale(model: Any) -> float | None:
+    """The CFG scale of the ComfyUI guider behind a sampler function's model (KSamplerX0Inpaint
+    wraps the guider; CFGGuider keeps `cfg`). None where the guider has no single scale (dual-CFG
+    and custom guiders)."""
+    guider = getattr(model, "inner_model", None)
+    if hasattr(guider, "cfg2"):
+        return None  # Guider_DualCFG keeps the CFGGuider default cfg = 1 beside its two real scales
+    cfg = getattr(guider, "cfg", None)
+    if isinstance(cfg, bool) or not isinstance(cfg, (int, float)) or not math.isfinite(cfg):
+        return None
+    return float(cfg)
 
 
 def _capture_uncond(extra_args: dict) -> tuple[dict, Callable[[], torch.Tensor]]:

@@ -80,7 +80,10 @@ def er_sde_inputs() -> list[InputSpec]:
                   "reference: the paper's code and ComfyUI's built-in er_sde (order 3 converges like order 2), "
                   "to reproduce their results. predictor_corrector: corrected, and each step redone through the "
                   "prediction at its end at no extra model call (order k becomes k + 1): more accurate unguided "
-                  "and up to CFG 3, less accurate at strong guidance (see docs/predictor-corrector.md).",
+                  "and up to CFG 3, less accurate at strong guidance (see docs/predictor-corrector.md). "
+                  "auto: picks from the sampler's cfg what measured best: predictor_corrector up to cfg 3 "
+                  "(2 with reverse_sde); above that, with noise, corrected at order 2 at most, and from cfg 5 "
+                  "order 1 with the corrector; without noise corrected. With CFG++: corrected.",
                   default=names.SCHEME_CORRECTED, options=names.SCHEMES),
         InputSpec(names.IN_CFG_PP, "BOOLEAN", CFG_PP_TOOLTIP, default=False, optional=True),
     ]

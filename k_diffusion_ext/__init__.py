@@ -1,5 +1,6 @@
 """ER-SDE-Solver for k-diffusion-style sampling: pure torch, no host imports."""
-from .coefficients import SCHEMES, Step, plan_steps, validate_alphas, validate_sigmas
+from .coefficients import (SCHEMES, Step, auto_choice, plan_steps, validate_alphas, validate_guidance_scale,
+                           validate_sigmas)
 from .er_sde import er_sde_correct, er_sde_step, er_sde_update, history_prediction, plan_history, sample_er_sde
 from .expression import parse_noise_scale
 from .counter_rng import NOISE_STREAM
@@ -9,8 +10,8 @@ from .registration import SAMPLER_FUNCTIONS, register
 
 __all__ = [
     "sample_er_sde", "er_sde_step", "plan_history", "er_sde_update", "er_sde_correct", "history_prediction",
-    "plan_steps", "Step", "SCHEMES",
-    "validate_sigmas", "validate_alphas", "register", "SAMPLER_FUNCTIONS", "NOISE_SCALES", "DEFAULT_NOISE_SCALE",
+    "plan_steps", "Step", "SCHEMES", "auto_choice",
+    "validate_sigmas", "validate_alphas", "validate_guidance_scale", "register", "SAMPLER_FUNCTIONS", "NOISE_SCALES", "DEFAULT_NOISE_SCALE",
     "power_noise_scale", "with_strength", "resolve_noise_scale", "parse_noise_scale",
     "per_item_noise_sampler", "brownian_noise_sampler", "gaussian_noise", "schedule_range", "NOISE_STREAM",
 ]

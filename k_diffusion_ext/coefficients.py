@@ -22,8 +22,24 @@ import torch
 
 from .noise_scales import NoiseScale, check_noise_scale
 
-SCHEMES = ("corrected", "reference", "predictor_corrector")
+SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
+AUTO = "auto"
+# Scheme "auto" (auto_choice): the order and scheme that measured best for the guidance scale the
+# host applies (read off bench/results/pc.md at guidance 1, 3 and 6; checked on other scales in
+# bench/results/pc_auto.md). The corrector feeds back the guided prediction at the predicted
+# point, which strong guidance makes rough; noise injected along the path adds to that, and
+# higher orders extrapolate the noise the guidance amplifies.
+AUTO_MAX_GUIDANCE = 3.0        # the ODE and lightly noisy plans: the corrector up to this guidance scale
+AUTO_MAX_GUIDANCE_NOISY = 2.0  # noisy plans (the reverse SDE): up to this one
+# a plan is noisy when its median step draws more than this share of the fresh noise the reverse
+# SDE draws over the same step: (lambda_t^2 - (lambda_s r)^2) / (lambda_t^2 - lambda_t^4 / lambda_s^2),
+# which does not shrink with the step (for phi = x^k it tends to k - 1). ODE 0; the paper's scale:
+# median 0.11-0.23 over 10-200 steps (0.57 at 5); phi = x^1.5: 0.5-0.94; the reverse SDE 1
+AUTO_NOISY_SHARE = 0.6
+# above those scales a plan that injects noise runs order 2 at most without the corrector, and
+# from this scale on order 1 with it; the ODE keeps the given order (no corrector)
+AUTO_STRONG_GUIDANCE = 5.0
 GAUSS_NODES = 16
 # widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
 # scales to ~1e-15 relative over it
@@ -216,18 +232,52 @@ def _corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: 
 
 
 def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
-               scheme: str = "corrected", s_noise: float = 1.0) -> list[Step]:
+               scheme: str = "corrected", s_noise: float = 1.0, guidance_scale: float | None = None) -> list[Step]:
     """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors.
 
     Scheme "predictor_corrector": the corrected scheme's steps, each with corrector weights
     (Step.corrector, see _corrector_weights and er_sde.er_sde_correct) where a model call at the
-    step's end point follows it."""
-    return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise)
+    step's end point follows it. Scheme "auto": the plan of the order and scheme auto_choice
+    picks from guidance_scale (float for float the plan plan_steps gives for that choice)."""
+    return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise, guidance_scale=guidance_scale)
+
+
+def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], injects_noise: bool,
+                order: int) -> tuple[int, bool]:
+    """Scheme "auto": (the order, whether the predictor-corrector scheme's correctors are kept).
+
+    guidance_scale: the classifier-free guidance scale the host applies (ComfyUI's cfg; 1 for an
+    unguided or guidance-distilled model); None (unknown): the corrected scheme at `order`, since
+    nothing the solver sees tells strong guidance apart (docs/predictor-corrector.md).
+    noise_shares: per corrected step, the fresh noise drawn relative to the reverse SDE's over the
+    same step (see AUTO_NOISY_SHARE); injects_noise: whether any step draws noise. The order
+    never exceeds `order`."""
+    if guidance_scale is None:
+        return order, False
+    shares = sorted(noise_shares)
+    noisy = bool(shares) and shares[len(shares) // 2] > AUTO_NOISY_SHARE
+    if guidance_scale <= (AUTO_MAX_GUIDANCE_NOISY if noisy else AUTO_MAX_GUIDANCE):
+        return order, True
+    if not injects_noise:
+        return order, False
+    if guidance_scale >= AUTO_STRONG_GUIDANCE:
+        return 1, True
+    return min(order, 2), False
+
+
+def validate_guidance_scale(guidance_scale: float | None) -> float | None:
+    if guidance_scale is None:
+        return None
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
+            or not math.isfinite(guidance_scale):
+        raise ValueError(f"guidance_scale must be a finite number (the CFG scale) or None, got {guidance_scale!r}")
+    return float(guidance_scale)
 
 
 def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
                 scheme: str = "corrected", s_noise: float = 1.0,
-                top_gain: Callable[[float], float] | None = None, corrector_drop: int = 0) -> list[Step]:
+                top_gain: Callable[[float], float] | None = None, corrector_drop: int = 0, *,
+                guidance_scale: float | None = None) -> list[Step]:
     """plan_steps, with a research option for the predictor-corrector study (bench/pc.py):
     top_gain(h), h = log(lambda_s / lambda_t), multiplies the top-order term (1 + O(h) keeps the order)."""
     if order not in (1, 2, 3):
@@ -236,6 +286,8 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
         raise ValueError(f"unknown scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}")
     if not math.isfinite(s_noise) or s_noise < 0:
         raise ValueError(f"s_noise must be a finite number >= 0, got {s_noise}")
+    guidance_scale = validate_guidance_scale(guidance_scale)
+    auto, scheme = scheme == AUTO, (PREDICTOR_CORRECTOR if scheme == AUTO else scheme)
     lams = sigmas / alphas
     moving = (sigmas[:-1] > 0) & (sigmas[1:] > 0)
     idx = moving.nonzero().flatten()
@@ -262,6 +314,7 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
 
     lam, sig, alp = lams.tolist(), sigmas.tolist(), alphas.tolist()
     steps: list[Step] = []
+    noise_shares: list[float] = []  # scheme "auto": per corrected step, see auto_choice
     history = 0  # earlier predictions usable for divided differences (distinct lambdas)
     for i in range(len(sig) - 1):
         if i > 0 and lam[i] == lam[i - 1]:
@@ -291,6 +344,8 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             variance = lam_t * lam_t - lam_s * lam_s * r * r
             if variance <= NOISELESS * lam_t * lam_t:
                 variance = 0.0  # phi = x (the ODE, eta = 0): rounding, not noise; and nothing to draw
+            if corrector:
+                noise_shares.append(s_noise * s_noise * variance / (lam_t * lam_t * (1.0 - (lam_t / lam_s) ** 2)))
             # CFG++: a step of zero length (r = 1) has no CFG-equivalent scale; its prediction
             # never enters a divided difference (the history restarts after it)
             history_shift = r / (1.0 - r) if r < 1.0 else 0.0
@@ -298,4 +353,12 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False,
                               kick, history_shift, corrector))
         history = min(history + 1, 2)
+    if auto:
+        chosen, keep_correctors = auto_choice(guidance_scale, noise_shares, any(st.noise_std for st in steps), order)
+        if chosen != order:
+            return _plan_steps(sigmas, alphas, phi, chosen, PREDICTOR_CORRECTOR if keep_correctors else "corrected",
+                               s_noise)
+        if not keep_correctors:
+            # the corrected plan: its predictor weights are the corrected scheme's (gain 1 adds 0.0)
+            steps = [step._replace(corrector=()) for step in steps]
     return steps

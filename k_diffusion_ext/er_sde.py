@@ -23,7 +23,8 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
                   disable: bool | None = None, *, order: int = 3,
                   noise_scale: str | NoiseScale = DEFAULT_NOISE_SCALE, eta: float = 1.0, s_noise: float = 1.0,
                   noise_sampler: NoiseSampler | None = None, alphas: torch.Tensor | None = None,
-                  scheme: str = "corrected", uncond: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+                  scheme: str = "corrected", uncond: Callable[[], torch.Tensor] | None = None,
+                  guidance_scale: float | None = None) -> torch.Tensor:
     """ER-SDE-Solver-1/2/3: multistep solver of the extended reverse-time SDE, one model call a step.
 
     With lambda = sigma / alpha (alpha = 1 for VE-scaled latents, 1 - sigma for flow models),
@@ -62,9 +63,17 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             k + 1 at one model call a step; the model's prediction at the uncorrected x_t is the one
             kept, and the step to sigma = 0 is not corrected. More accurate unguided and up to
             guidance 3 on the ODE, less accurate with strong guidance (docs/predictor-corrector.md).
+            "auto": the order and scheme that measured best for guidance_scale
+            (coefficients.auto_choice): predictor_corrector up to guidance 3 on the ODE and the
+            paper's noise scale, up to 2 on noisier plans such as the reverse SDE; above that, on
+            the ODE the corrected scheme, where noise is injected the corrected scheme at order 2
+            at most, and from guidance 5 predictor_corrector at order 1. With guidance_scale None:
+            the corrected scheme at `order`.
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
+        guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
+            guidance-distilled, e.g. Flux); read by scheme "auto" only, None: unknown.
 
     CFG++. Write y = x / alpha and split the order-1 step into the data term and the
     re-noising of the current noise estimate, y_s - x0_s = lambda_s eps_s:
@@ -104,7 +113,8 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
     extra_args = {} if extra_args is None else extra_args
     sigmas_cpu = validate_sigmas(sigmas)
     phi = resolve_noise_scale(noise_scale, eta)
-    steps = plan_steps(sigmas_cpu, validate_alphas(alphas, sigmas_cpu), phi, order, scheme, float(s_noise))
+    steps = plan_steps(sigmas_cpu, validate_alphas(alphas, sigmas_cpu), phi, order, scheme, float(s_noise),
+                       guidance_scale)
     return run_plan(model, x, sigmas, steps, extra_args, callback, disable, noise_sampler, uncond)
 
 

@@ -119,6 +119,27 @@ def test_predictor_corrector_scheduler_equals_sample_er_sde(prediction_type, ord
     assert (ours - corrected).abs().max() > 1e-6, "the corrector changed nothing: the scheme was not applied"
 
 
+@pytest.mark.parametrize("guidance_scale,noise_scale,picks", [
+    (1.0, "paper_default", dict(scheme="predictor_corrector")),
+    (4.0, "paper_default", dict(scheme="corrected", order=2)),
+    (7.5, "paper_default", dict(scheme="predictor_corrector", order=1)),
+    (None, "paper_default", dict(scheme="corrected")),
+    (7.5, "ode", dict(scheme="corrected")),
+])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "flow_prediction"])
+def test_auto_scheme_reads_the_guidance_scale_key_as_sample_er_sde_reads_its_argument(
+        prediction_type, guidance_scale, noise_scale, picks):
+    seed = 99
+    config = dict(noise_scale=noise_scale, noise_seed=seed, scheme="auto", guidance_scale=guidance_scale)
+    x = torch.randn(SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    scheduler = scheduler_for(prediction_type, **config)
+    ours = run_scheduler(scheduler, x, 12)
+    theirs = run_library(scheduler, x, seed, noise_scale=noise_scale, **picks)
+    error = ((ours - theirs).abs().max() / theirs.abs().max()).item()
+    assert error < 1e-12, f"auto at guidance {guidance_scale} is not {picks}: relative max error {error:.3g}"
+    assert scheduler_for(prediction_type, **config).config.guidance_scale == guidance_scale
+
+
 @pytest.mark.parametrize("prediction_type,noise_scale",
                          [("epsilon", "paper_default"), ("flow_prediction", "reverse_sde")])
 def test_brownian_noise_equals_the_library_s_brownian_sampler(prediction_type, noise_scale):

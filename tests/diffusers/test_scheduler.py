@@ -100,6 +100,8 @@ BAD_CONFIGS = [
     (dict(use_karras_sigmas=True, use_beta_sigmas=True), "at most one"),
     (dict(prediction_type="v_prediction", use_flow_sigmas=True), "v_prediction"),
     (dict(variance_type="fixed"), "variance_type"),
+    (dict(scheme="auto", guidance_scale="__import__('os').system('touch /tmp/ersde_pwned')"), "guidance_scale"),
+    (dict(guidance_scale=float("inf")), "guidance_scale"),
 ]
 
 

@@ -144,7 +144,24 @@ def cases() -> dict[str, Callable[[], torch.Tensor]]:
     for flow in (False, True):
         out["solver CFG++ order 3, scheme predictor_corrector" + (", flow model" if flow else "")] = cfg_pp_case(
             3, flow, names.SCHEME_PREDICTOR_CORRECTOR)
+    # added after 0.2.0: scheme auto, which reads the guidance scale the host hands over
+    for guidance, noise_scale, flow in ((1.0, "paper_default", False), (1.0, "paper_default", True),
+                                        (2.5, "reverse_sde", False), (7.0, "paper_default", False),
+                                        (7.0, "ode", True)):
+        out[f"solver scheme auto, guidance_scale {guidance:g}, {noise_scale}" + (", flow model" if flow else "")] = \
+            auto_case(guidance, noise_scale, flow)
     return out
+
+
+def auto_case(guidance: float, noise_scale: str, flow: bool) -> Callable[[], torch.Tensor]:
+    def run() -> torch.Tensor:
+        x, sigmas = flow_start() if flow else ve_start()
+        sigmas = sigmas.clamp(max=0.9999) if flow else sigmas  # a flow schedule's first sigma must be below 1
+        model = flow_model() if flow else ve_model()
+        return sample_er_sde(model, x, sigmas, extra_args={"seed": SEED}, disable=True, scheme="auto",
+                             guidance_scale=guidance, noise_scale=noise_scale,
+                             alphas=1 - sigmas.double() if flow else None)
+    return run
 
 
 def compute() -> dict[str, list[float]]:
