@@ -31,7 +31,7 @@ from k_diffusion_ext.coefficients import AUTO, PREDICTOR_CORRECTOR, plan_steps, 
 from k_diffusion_ext.noise_scales import resolve_noise_scale
 
 from .common import header, markdown_table, out_dir
-from .models import BENCHMARKS, labelled_problem
+from .models import labelled_problem
 from .quality import FULL, QUICK, SEED_STRIDE, run_benchmark, summary
 from .samplers import CountingModel, Sampler, _alphas, ours, peer_samplers, sigmas_for, steps_for
 
@@ -134,7 +134,7 @@ def verdict_rows(results: dict, nfes: tuple[int, ...], source: str) -> list[list
                 vs_e3 = "better" if a[0] < e3[0] - tol else "worse" if a[0] > e3[0] + tol else "same"
                 lines.append([group, name, str(nfe), f"{a[0]:.3g}" + (f" ± {a[1]:.2g}" if group != "ode" else ""),
                               rows[AUTO_LABEL].get("picks", {}).get(str(nfe), "-") if isinstance(rows[AUTO_LABEL], dict) else "-",
-                              f"{e3[0]:.3g}", vs_e3, f"{best[0]:.3g} {best_name}",
+                              f"{e3[0]:.3g}" + (f" ± {e3[1]:.2g}" if group != "ode" else ""), vs_e3, f"{best[0]:.3g} {best_name}",
                               f"{peers[0][0][0]:.3g} {peers[0][1]}" if peers else "-",
                               "-" if "floor" not in res else f"{res['floor']:.3g}", source])
     return lines
@@ -145,11 +145,9 @@ def derived_from_pc(pc: dict, nfes: tuple[int, ...]) -> dict:
     out: dict = {}
     for group in ("ode", "reverse_sde", "paper"):
         for name, res in pc.get(group, {}).items():
-            problem = BENCHMARKS[name]
-            space = "flow" if name.startswith("flow") else "edm"
-            guidance = float(name.split("_cfg")[1]) if "_cfg" in name else 1.0
-            del problem
-            rows = {k: v for k, v in res["rows"].items()}
+            space = "flow" if name.startswith("flow") else "edm"  # pc.md's models: mixture, digits are EDM
+            guidance = float(name.split("_cfg")[1]) if "_cfg" in name else 1.0  # unguided: 1, as a host says
+            rows = dict(res["rows"])
             picks = {}
             cells = {}
             for nfe in nfes:
@@ -187,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scales", default=HELD_OUT, help="kind:scale of the class-conditional digits models")
     parser.add_argument("--parts", default="ode,reverse_sde,paper")
     parser.add_argument("--nfes", default="10,20")
+    parser.add_argument("--n", type=int, default=None, help="samples per seed (SDE parts)")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--ref-nfe", type=int, default=None)
+    parser.add_argument("--ode-n", type=int, default=500)
     parser.add_argument("--pc", default="pc", help="tag of the pc.md run in --out whose rows auto reuses")
     parser.add_argument("--out", default=None)
     parser.add_argument("--tag", default="pc_auto")
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     nfes = tuple(int(k) for k in args.nfes.split(","))
     folder = out_dir(args.out, args.quick)
+    torch.set_num_threads(1)  # the runs' setting, also what a merge's header reports
     if args.merge:
         merged: dict = {"command": [], "notes": []}
         for tag in args.merge.split(","):
@@ -204,8 +207,8 @@ def main(argv: list[str] | None = None) -> None:
                 merged.setdefault(key, {}).update(part.get(key, {}))
         results = merged
     else:
-        torch.set_num_threads(1)
-        cfg = QUICK if args.quick else FULL
+        cfg = dict(QUICK if args.quick else FULL)
+        cfg.update({k: v for k, v in (("n", args.n), ("seeds", args.seeds), ("ref_nfe", args.ref_nfe)) if v})
         peers, notes = peer_samplers()
         started = time.time()
 
@@ -217,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         for spec in args.scales.split(","):
             name = problem_for(spec, 1).name
             if "ode" in parts:
-                results.setdefault("ode", {})[name] = ode_part(spec, 500, nfes, log)
+                results.setdefault("ode", {})[name] = ode_part(spec, args.ode_n, nfes, log)
             for group in ("reverse_sde", "paper"):
                 if group in parts:
                     results.setdefault(group, {})[name] = sde_part(spec, group, cfg, nfes, peers, log)
