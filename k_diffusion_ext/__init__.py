@@ -11,7 +11,8 @@ from .registration import SAMPLER_FUNCTIONS, register
 __all__ = [
     "sample_er_sde", "er_sde_step", "plan_history", "er_sde_update", "er_sde_correct", "history_prediction",
     "plan_steps", "Step", "SCHEMES", "auto_choice",
-    "validate_sigmas", "validate_alphas", "validate_guidance_scale", "register", "SAMPLER_FUNCTIONS", "NOISE_SCALES", "DEFAULT_NOISE_SCALE",
+    "validate_sigmas", "validate_alphas", "validate_guidance_scale",
+    "register", "SAMPLER_FUNCTIONS", "NOISE_SCALES", "DEFAULT_NOISE_SCALE",
     "power_noise_scale", "with_strength", "resolve_noise_scale", "parse_noise_scale",
     "per_item_noise_sampler", "brownian_noise_sampler", "gaussian_noise", "schedule_range", "NOISE_STREAM",
 ]

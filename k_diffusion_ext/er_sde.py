@@ -73,7 +73,9 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
         guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
-            guidance-distilled, e.g. Flux); read by scheme "auto" only, None: unknown.
+            guidance-distilled, e.g. Flux); read by scheme "auto" only, None: unknown. A CFG++
+            scale is not one (its CFG-equivalent scale changes every step): with `uncond`, pass
+            None (the nodes do).
 
     CFG++. Write y = x / alpha and split the order-1 step into the data term and the
     re-noising of the current noise estimate, y_s - x0_s = lambda_s eps_s:
