@@ -242,27 +242,37 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
     return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise, guidance_scale=guidance_scale)
 
 
-def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], injects_noise: bool,
-                order: int) -> tuple[int, bool]:
+def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], order: int) -> tuple[int, bool]:
     """Scheme "auto": (the order, whether the predictor-corrector scheme's correctors are kept).
 
     guidance_scale: the classifier-free guidance scale the host applies (ComfyUI's cfg; 1 for an
     unguided or guidance-distilled model); None (unknown): the corrected scheme at `order`, since
     nothing the solver sees tells strong guidance apart (docs/predictor-corrector.md).
-    noise_shares: per corrected step, the fresh noise drawn relative to the reverse SDE's over the
-    same step (see AUTO_NOISY_SHARE); injects_noise: whether any step draws noise. The order
-    never exceeds `order`."""
+    noise_shares: per step down, the fresh noise drawn relative to the reverse SDE's over the same
+    step (_noise_shares, AUTO_NOISY_SHARE); all 0 where no noise is drawn. The order never
+    exceeds `order`."""
     if guidance_scale is None:
         return order, False
     shares = sorted(noise_shares)
     noisy = bool(shares) and shares[len(shares) // 2] > AUTO_NOISY_SHARE
     if guidance_scale <= (AUTO_MAX_GUIDANCE_NOISY if noisy else AUTO_MAX_GUIDANCE):
         return order, True
-    if not injects_noise:
+    if not any(noise_shares):
         return order, False
     if guidance_scale >= AUTO_STRONG_GUIDANCE:
         return 1, True
     return min(order, 2), False
+
+
+def _noise_shares(lam_s: torch.Tensor, lam_t: torch.Tensor, phi_s: torch.Tensor, phi_t: torch.Tensor,
+                  s_noise: float) -> list[float]:
+    """Per step down (lambda_s > lambda_t), the fresh noise variance over the reverse SDE's on the
+    same step: s_noise^2 (lambda_t^2 - (lambda_s r)^2) / (lambda_t^2 - lambda_t^4 / lambda_s^2);
+    0 where the step is the ODE's (below NOISELESS, as in the plan)."""
+    r = phi_t / phi_s
+    variance = lam_t * lam_t - lam_s * lam_s * r * r
+    variance = torch.where(variance <= NOISELESS * lam_t * lam_t, 0.0, variance)
+    return (s_noise * s_noise * variance / (lam_t * lam_t * (1.0 - (lam_t / lam_s) ** 2))).tolist()
 
 
 def validate_guidance_scale(guidance_scale: float | None) -> float | None:
@@ -287,18 +297,22 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
     if not math.isfinite(s_noise) or s_noise < 0:
         raise ValueError(f"s_noise must be a finite number >= 0, got {s_noise}")
     guidance_scale = validate_guidance_scale(guidance_scale)
-    auto, scheme = scheme == AUTO, (PREDICTOR_CORRECTOR if scheme == AUTO else scheme)
     lams = sigmas / alphas
     moving = (sigmas[:-1] > 0) & (sigmas[1:] > 0)
     idx = moving.nonzero().flatten()
     positive = lams[lams > 0]
     if positive.numel():
         check_noise_scale(phi, torch.unique(positive))
-    s1 = s2 = phi_t = phi_s = torch.zeros(0, dtype=torch.float64)
+    s1 = s2 = phi_t = phi_s = lam_s = lam_t = torch.zeros(0, dtype=torch.float64)
     if idx.numel():
         lam_s, lam_t = lams[idx], lams[idx + 1]
         phi_s, phi_t = torch.as_tensor(phi(lam_s), dtype=torch.float64), torch.as_tensor(phi(lam_t), dtype=torch.float64)
-        steps_down = lam_t < lam_s
+    steps_down = lam_t < lam_s
+    if scheme == AUTO:  # decided first: the plan is then the chosen scheme's, float for float
+        shares = _noise_shares(lam_s[steps_down], lam_t[steps_down], phi_s[steps_down], phi_t[steps_down], s_noise)
+        order, keep_correctors = auto_choice(guidance_scale, shares, order)
+        scheme = PREDICTOR_CORRECTOR if keep_correctors else "corrected"
+    if idx.numel():
         s1, s2 = step_integrals(phi, lam_s[steps_down], lam_t[steps_down]) if steps_down.any() else (s1, s2)
         full = torch.zeros((2, idx.numel()), dtype=torch.float64)
         full[0, steps_down], full[1, steps_down] = s1, s2
@@ -314,7 +328,6 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
 
     lam, sig, alp = lams.tolist(), sigmas.tolist(), alphas.tolist()
     steps: list[Step] = []
-    noise_shares: list[float] = []  # scheme "auto": per corrected step, see auto_choice
     history = 0  # earlier predictions usable for divided differences (distinct lambdas)
     for i in range(len(sig) - 1):
         if i > 0 and lam[i] == lam[i - 1]:
@@ -344,8 +357,6 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             variance = lam_t * lam_t - lam_s * lam_s * r * r
             if variance <= NOISELESS * lam_t * lam_t:
                 variance = 0.0  # phi = x (the ODE, eta = 0): rounding, not noise; and nothing to draw
-            if corrector:
-                noise_shares.append(s_noise * s_noise * variance / (lam_t * lam_t * (1.0 - (lam_t / lam_s) ** 2)))
             # CFG++: a step of zero length (r = 1) has no CFG-equivalent scale; its prediction
             # never enters a divided difference (the history restarts after it)
             history_shift = r / (1.0 - r) if r < 1.0 else 0.0
@@ -353,12 +364,4 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False,
                               kick, history_shift, corrector))
         history = min(history + 1, 2)
-    if auto:
-        chosen, keep_correctors = auto_choice(guidance_scale, noise_shares, any(st.noise_std for st in steps), order)
-        if chosen != order:
-            return _plan_steps(sigmas, alphas, phi, chosen, PREDICTOR_CORRECTOR if keep_correctors else "corrected",
-                               s_noise)
-        if not keep_correctors:
-            # the corrected plan: its predictor weights are the corrected scheme's (gain 1 adds 0.0)
-            steps = [step._replace(corrector=()) for step in steps]
     return steps

@@ -65,12 +65,12 @@ def test_auto_keeps_the_given_lower_order_and_noiseless_plans_keep_order_3():
 
 def test_policy_thresholds_sit_where_the_benchmarks_put_them():
     light, heavy = [0.0, 0.05, 0.4], [1.0, 1.0, 0.1]
-    assert auto_choice(3.0, light, True, 3) == (3, True) and auto_choice(3.01, light, True, 3) == (2, False)
-    assert auto_choice(2.0, heavy, True, 3) == (3, True) and auto_choice(2.01, heavy, True, 3) == (2, False)
-    assert auto_choice(4.99, heavy, True, 3) == (2, False) and auto_choice(5.0, heavy, True, 3) == (1, True)
-    assert auto_choice(9.0, [0.0], False, 3) == (3, False), "a noiseless plan keeps its order"
-    assert auto_choice(4.0, light, True, 1) == (1, False), "the given order is a ceiling"
-    assert auto_choice(0.0, heavy, True, 2) == (2, True) and auto_choice(None, [0.0], False, 3) == (3, False)
+    assert auto_choice(3.0, light, 3) == (3, True) and auto_choice(3.01, light, 3) == (2, False)
+    assert auto_choice(2.0, heavy, 3) == (3, True) and auto_choice(2.01, heavy, 3) == (2, False)
+    assert auto_choice(4.99, heavy, 3) == (2, False) and auto_choice(5.0, heavy, 3) == (1, True)
+    assert auto_choice(9.0, [0.0], 3) == (3, False), "a noiseless plan keeps its order"
+    assert auto_choice(4.0, light, 1) == (1, False), "the given order is a ceiling"
+    assert auto_choice(0.0, heavy, 2) == (2, True) and auto_choice(None, [0.0], 3) == (3, False)
 
 
 @pytest.mark.parametrize("space", ["edm", "flow"])
