@@ -112,10 +112,16 @@ def pc_clipped(order: int, noise_scale: str) -> Callable:
     return run
 
 
-def candidates(group: str) -> list[Sampler]:
+def schemes_by_order(group: str) -> list[Sampler]:
+    """The corrected and the predictor-corrector scheme at orders 1-3 (ER-SDE-k, ER-SDE-k PC)."""
     ns = NOISE[group]
     out = [Sampler(f"ER-SDE-{k}", ours(k, ns), group, True) for k in (1, 2, 3)]
-    out += [Sampler(f"ER-SDE-{k} PC", ours(k, ns, scheme=PREDICTOR_CORRECTOR), group, True) for k in (1, 2, 3)]
+    return out + [Sampler(f"ER-SDE-{k} PC", ours(k, ns, scheme=PREDICTOR_CORRECTOR), group, True) for k in (1, 2, 3)]
+
+
+def candidates(group: str) -> list[Sampler]:
+    ns = NOISE[group]
+    out = schemes_by_order(group)
     out += [Sampler(f"ER-SDE-{k} PC, gain (e^h - 1)/h", pc_variant(k, ns, bh2_gain), group, True) for k in (2, 3)]
     out += [Sampler("ER-SDE-3 PC, corrector of order 3", pc_variant(3, ns, corrector_drop=1), group, True),
             Sampler("ER-SDE-3 PC, correction clipped", pc_clipped(3, ns), group, True)]
@@ -124,11 +130,17 @@ def candidates(group: str) -> list[Sampler]:
 
 def ode_part(name: str, n: int, nfes: tuple[int, ...], peers: list[Sampler], log) -> dict:
     problem = BENCHMARKS[name](n)
+    samplers = candidates("ode") + [p for p in peers if p.group == "ode" and problem.space in p.spaces]
+    return ode_rows(problem, samplers, n, nfes, log)
+
+
+def ode_rows(problem, samplers: list[Sampler], n: int, nfes: tuple[int, ...], log) -> dict:
+    """Each sampler's per-sample error on n starts against the same starts solved at ODE_REFERENCE_STEPS."""
     start = torch.randn(n, problem.dim, generator=torch.Generator().manual_seed(20261129), dtype=problem.dtype)
     fine = sigmas_for(problem.space, ODE_REFERENCE_STEPS, problem.dtype)
     reference = ours(3, "ode")(problem.model, start * fine[0], fine, 0, problem.space).double()
     rows: dict[str, dict] = {}
-    for s in candidates("ode") + [p for p in peers if p.group == "ode" and problem.space in p.spaces]:
+    for s in samplers:
         rows[s.name] = {}
         for nfe in nfes:
             steps = s.steps_for(nfe, problem.space)
@@ -138,14 +150,20 @@ def ode_part(name: str, n: int, nfes: tuple[int, ...], peers: list[Sampler], log
             per_sample = (out - reference).pow(2).mean(dim=1).sqrt()
             rows[s.name][nfe] = {"rms": float(per_sample.pow(2).mean().sqrt()), "median": float(per_sample.median()),
                                  "calls": counted.calls}
-    log(f"{name}: ODE done")
+    log(f"{problem.name}: ODE done")
     return {"title": problem.title, "n": n, "rows": rows}
 
 
 def sde_part(name: str, group: str, n: int, seeds: int, ref_nfe: int, nfes: tuple[int, ...], peers: list[Sampler],
              log) -> dict:
     problem = BENCHMARKS[name](n)
-    samplers = candidates(group) + [p for p in peers if p.group == group]
+    return sde_rows(problem, group, candidates(group) + [p for p in peers if p.group == group], n, seeds, ref_nfe,
+                    nfes, log)
+
+
+def sde_rows(problem, group: str, samplers: list[Sampler], n: int, seeds: int, ref_nfe: int, nfes: tuple[int, ...],
+             log) -> dict:
+    """bench.quality's distance to the group's converged SDE, mean and spread over the seeds."""
     res = run_benchmark(problem, samplers, n, [k * SEED_STRIDE for k in range(seeds)], log, ref_nfe, nfes)
     rows = {s.name: {nfe: summary(res, s.name, nfe, "dist") for nfe in nfes} for s in samplers
             if s.name in res["cells"]}

@@ -26,76 +26,29 @@ import time
 
 import torch
 
-from k_diffusion_ext import sample_er_sde
 from k_diffusion_ext.coefficients import AUTO, PREDICTOR_CORRECTOR, plan_steps, validate_alphas, validate_sigmas
 from k_diffusion_ext.noise_scales import resolve_noise_scale
 
 from .common import header, markdown_table, out_dir
 from .models import labelled_problem
-from .quality import FULL, QUICK, SEED_STRIDE, run_benchmark, summary
-from .samplers import CountingModel, Sampler, _alphas, ours, peer_samplers, sigmas_for, steps_for
+from .pc import NOISE, ode_rows, schemes_by_order, sde_rows
+from .quality import FULL, QUICK
+from .samplers import Sampler, _alphas, ours, peer_samplers, sigmas_for
 
-NOISE = {"ode": "ode", "reverse_sde": "reverse_sde", "paper": "paper_default"}
 REFERENCE_PEER = {"reverse_sde": "dpmpp_2m_sde", "paper": "er_sde"}
 HELD_OUT = "edm:2,edm:4,edm:8,flow:2,flow:4.5,flow:6"
 OURS = ("ER-SDE-1", "ER-SDE-2", "ER-SDE-3", "ER-SDE-1 PC", "ER-SDE-2 PC", "ER-SDE-3 PC")
 AUTO_LABEL = "ER-SDE-3 auto"
-ODE_REFERENCE_STEPS = 1000
-
-
-def host_guidance(model) -> float:
-    """What a host knows: the CFG scale of a guided model, 1 for an unguided one."""
-    return float(getattr(model, "scale", 1.0))
-
-
-def auto(order: int, noise_scale: str):
-    def run(model, x, sigmas, seed, space="edm"):
-        return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, order=order, scheme=AUTO,
-                             noise_scale=noise_scale, alphas=_alphas(sigmas, space), guidance_scale=host_guidance(model))
-    return run
 
 
 def ours_and_auto(group: str) -> list[Sampler]:
-    ns = NOISE[group]
-    out = [Sampler(f"ER-SDE-{k}", ours(k, ns), group, True) for k in (1, 2, 3)]
-    out += [Sampler(f"ER-SDE-{k} PC", ours(k, ns, scheme=PREDICTOR_CORRECTOR), group, True) for k in (1, 2, 3)]
-    return out + [Sampler(AUTO_LABEL, auto(3, ns), group, True)]
+    """bench.samplers.ours hands the model's guidance scale over as a host does."""
+    return schemes_by_order(group) + [Sampler(AUTO_LABEL, ours(3, NOISE[group], scheme=AUTO), group, True)]
 
 
 def problem_for(spec: str, n: int):
     kind, scale = spec.split(":")
     return labelled_problem(kind, float(scale), n)
-
-
-def ode_part(spec: str, n: int, nfes: tuple[int, ...], log) -> dict:
-    problem = problem_for(spec, n)
-    start = torch.randn(n, problem.dim, generator=torch.Generator().manual_seed(20261129), dtype=problem.dtype)
-    fine = sigmas_for(problem.space, ODE_REFERENCE_STEPS, problem.dtype)
-    reference = ours(3, "ode")(problem.model, start * fine[0], fine, 0, problem.space).double()
-    rows: dict[str, dict] = {}
-    for s in ours_and_auto("ode"):
-        rows[s.name] = {}
-        for nfe in nfes:
-            sigmas = sigmas_for(problem.space, s.steps_for(nfe, problem.space), problem.dtype)
-            counted = CountingModel(problem.model)
-            out = s.run(counted, start * sigmas[0], sigmas, 0, problem.space).double()
-            err = (out - reference).pow(2).mean(dim=1).sqrt()
-            rows[s.name][nfe] = [float(err.pow(2).mean().sqrt()), 0.0]
-    log(f"{problem.name}: ODE done")
-    return {"title": problem.title, "n": n, "rows": rows}
-
-
-def sde_part(spec: str, group: str, cfg: dict, nfes: tuple[int, ...], peers: list[Sampler], log) -> dict:
-    problem = problem_for(spec, cfg["n"])
-    reference = [p for p in peers if p.name == REFERENCE_PEER[group]]
-    samplers = ours_and_auto(group) + reference
-    res = run_benchmark(problem, samplers, cfg["n"], [k * SEED_STRIDE for k in range(cfg["seeds"])], log,
-                        cfg["ref_nfe"], nfes)
-    rows = {s.name: {nfe: list(summary(res, s.name, nfe, "dist")) for nfe in nfes} for s in samplers
-            if s.name in res["cells"]}
-    ref = res["references"][group]
-    log(f"{problem.name}: {group} done")
-    return {"title": problem.title, "n": cfg["n"], "rows": rows, "floor": ref["floor"], "reference": ref["sampler"]}
 
 
 def picked_variant(space: str, guidance: float, group: str, nfe: int) -> str:
@@ -220,10 +173,14 @@ def main(argv: list[str] | None = None) -> None:
         for spec in args.scales.split(","):
             name = problem_for(spec, 1).name
             if "ode" in parts:
-                results.setdefault("ode", {})[name] = ode_part(spec, args.ode_n, nfes, log)
+                results.setdefault("ode", {})[name] = ode_rows(problem_for(spec, args.ode_n), ours_and_auto("ode"),
+                                                               args.ode_n, nfes, log)
             for group in ("reverse_sde", "paper"):
                 if group in parts:
-                    results.setdefault(group, {})[name] = sde_part(spec, group, cfg, nfes, peers, log)
+                    samplers = ours_and_auto(group) + [p for p in peers if p.name == REFERENCE_PEER[group]]
+                    results.setdefault(group, {})[name] = sde_rows(problem_for(spec, cfg["n"]), group, samplers,
+                                                                   cfg["n"], cfg["seeds"], cfg["ref_nfe"], nfes, log)
+                    log(f"{name}: {group} done")
             (folder / f"{args.tag}.json").write_text(json.dumps(results, indent=1, default=str))
     pc_file = folder / f"{args.pc}.json"
     derived = derived_from_pc(json.loads(pc_file.read_text()), nfes) if pc_file.exists() else {}
