@@ -512,8 +512,9 @@ def sdxl_txt2img_ksampler_cfg_pp() -> Graph:
 
 # --------------------------------------------------------------------------------------
 # Flow-matching models, loaded from split files as in ComfyUI's own examples. One sampler name
-# for all of them: the README's pick for flow models at 20 steps (cfg 1 and cfg 2-5).
-FLOW_SAMPLER = names.SAMPLER_NAME_BY_ORDER[3]
+# for all of them: er_sde_solver_auto picks order and scheme from the cfg the KSampler applies
+# (the README's decision table), so cfg 1 (Flux dev) and cfg 2.5-5 each get their row.
+FLOW_SAMPLER = names.AUTO_SAMPLER_NAME
 
 
 @dataclass(frozen=True)
@@ -573,7 +574,8 @@ QWEN_VAE = ModelFile("qwen_image_vae.safetensors", "vae",
 FLOW_SETTINGS = (
     "\n\nSettings that suit ER-SDE-Solver on flow models:\n"
     "- scheduler: simple (or beta); steps: 20-30 (one model call a step)\n"
-    f"- sampler_name {FLOW_SAMPLER}; the default noise scale; the model's own shift and cfg\n"
+    f"- sampler_name {FLOW_SAMPLER}: it picks order and scheme from the cfg (er_sde_solver_3 works too)\n"
+    "- the model's own shift and cfg\n"
     "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore"
 )
 FLUX_POSITIVE = ("a cozy reading nook in a sunlit attic, rain on the skylight, a cat asleep on a knitted blanket, "

@@ -95,8 +95,10 @@ def checkpoints(host, tmp_path_factory):
     import folder_paths
     root = tmp_path_factory.mktemp("models")
     wanted = {("checkpoints", n) for n in CHECKPOINTS}
-    for path in sorted((WORKFLOWS / "api").glob("*.json")):
-        wanted |= model_files(load(path))
+    for path in sorted((WORKFLOWS / "api").glob("*.json")) + frozen_files():
+        data = load(path)
+        if not is_ui_format(data):
+            wanted |= model_files(data)
     for folder, name in sorted(wanted):
         (root / folder).mkdir(exist_ok=True)
         (root / folder / name).touch()
