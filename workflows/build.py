@@ -592,7 +592,7 @@ QWEN_NEGATIVE = ""
 
 
 def _loader(g: Graph, type_: str, pos, files: tuple[ModelFile, ...], **values) -> Node:
-    return g.add(type_, pos, size=(320, 58 + 24 * len(values)), properties={"models": [f.property() for f in files]},
+    return g.add(type_, pos, size=(360, 58 + 24 * len(values)), properties={"models": [f.property() for f in files]},
                  **values)
 
 
@@ -601,9 +601,9 @@ def flux_dev_txt2img() -> Graph:
               f"Flux.1 dev text to image at 1024x1024: cfg 1 with FluxGuidance 3.5, {FLOW_SAMPLER}, 20 steps")
     unet = _loader(g, "UNETLoader", (XA + 60, 100), (FLUX_DEV_UNET,), unet_name=FLUX_DEV_UNET.name,
                    weight_dtype="default")
-    clip = _loader(g, "DualCLIPLoader", (XA + 60, 230), (FLUX_CLIP_L, FLUX_T5), clip_name1=FLUX_CLIP_L.name,
+    clip = _loader(g, "DualCLIPLoader", (XA + 60, 270), (FLUX_CLIP_L, FLUX_T5), clip_name1=FLUX_CLIP_L.name,
                    clip_name2=FLUX_T5.name, type="flux", device="default")
-    vae = _loader(g, "VAELoader", (XA + 60, 410), (FLUX_VAE,), vae_name=FLUX_VAE.name)
+    vae = _loader(g, "VAELoader", (XA + 60, 490), (FLUX_VAE,), vae_name=FLUX_VAE.name)
     pos = g.add("CLIPTextEncode", (XB, 100), size=(420, 170), title="Prompt", text=FLUX_POSITIVE, clip=clip["CLIP"])
     guidance = g.add("FluxGuidance", (XB, 330), size=(320, 58), conditioning=pos["CONDITIONING"], guidance=3.5)
     neg = g.add("ConditioningZeroOut", (XB, 440), size=(320, 26), title="No negative (cfg 1)",
@@ -614,11 +614,11 @@ def flux_dev_txt2img() -> Graph:
                negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/flux1_dev")
-    g.note((XA, 560), (460, 520), _files_note((FLUX_DEV_UNET, FLUX_CLIP_L, FLUX_T5, FLUX_VAE)) + FLOW_SETTINGS +
+    g.note((XA, 620), (460, 520), _files_note((FLUX_DEV_UNET, FLUX_CLIP_L, FLUX_T5, FLUX_VAE)) + FLOW_SETTINGS +
            "\n\nFlux dev is guidance-distilled: keep the KSampler's cfg at 1 and steer with FluxGuidance "
            "(about 3.5; 2-2.5 for photographs).", title="Read me: Flux.1 dev with ER-SDE-Solver")
     g.group("Prompt, guidance 3.5", pos, guidance, neg, latent)
-    g.group(f"Sample with {FLOW_SAMPLER}, cfg 1", ks)
+    g.group(f"{FLOW_SAMPLER}, cfg 1", ks)
     return g
 
 
@@ -626,7 +626,7 @@ def sd35_txt2img() -> Graph:
     g = Graph("sd35_large_txt2img_ksampler_er_sde",
               f"SD3.5 Large text to image at 1024x1024: shift 3, cfg 4.5, {FLOW_SAMPLER}, 28 steps")
     ckpt = _loader(g, "CheckpointLoaderSimple", (XA + 60, 100), (SD35_CKPT,), ckpt_name=SD35_CKPT.name)
-    shift = g.add("ModelSamplingSD3", (XA + 60, 230), size=(320, 58), model=ckpt["MODEL"], shift=3.0)
+    shift = g.add("ModelSamplingSD3", (XC, 450), size=(320, 58), model=ckpt["MODEL"], shift=3.0)
     pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 100, SD35_POSITIVE, SD35_NEGATIVE)
     latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1024, height=1024, batch_size=1)
     ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=28, cfg=4.5,
@@ -634,12 +634,12 @@ def sd35_txt2img() -> Graph:
                negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/sd35_large")
-    g.note((XA, 380), (460, 440), _files_note((SD35_CKPT,)) + FLOW_SETTINGS +
+    g.note((XA, 280), (460, 440), _files_note((SD35_CKPT,)) + FLOW_SETTINGS +
            "\n\nSD3.5: ModelSamplingSD3 shift 3 (the model's own), cfg 4-5. SD3.5 Medium "
            "(sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors, same repository) works in this graph "
            "too: cfg 4.5, 40 steps.", title="Read me: SD3.5 Large with ER-SDE-Solver")
     g.group("Prompt", pos, neg, latent)
-    g.group(f"Sample with {FLOW_SAMPLER}, cfg 4.5", ks)
+    g.group(f"{FLOW_SAMPLER}, shift 3, cfg 4.5", ks, shift)
     return g
 
 
@@ -647,10 +647,10 @@ def wan22_t2v() -> Graph:
     g = Graph("wan22_5b_t2v_ksampler_er_sde",
               f"Wan 2.2 TI2V 5B text to video, 1280x704, 121 frames at 24 fps: shift 8, cfg 5, {FLOW_SAMPLER}")
     unet = _loader(g, "UNETLoader", (XA + 60, 100), (WAN22_UNET,), unet_name=WAN22_UNET.name, weight_dtype="default")
-    shift = g.add("ModelSamplingSD3", (XA + 60, 230), size=(320, 58), model=unet["MODEL"], shift=8.0)
-    clip = _loader(g, "CLIPLoader", (XA + 60, 340), (WAN_UMT5,), clip_name=WAN_UMT5.name, type="wan",
+    shift = g.add("ModelSamplingSD3", (XC, 450), size=(320, 58), model=unet["MODEL"], shift=8.0)
+    clip = _loader(g, "CLIPLoader", (XA + 60, 270), (WAN_UMT5,), clip_name=WAN_UMT5.name, type="wan",
                    device="default")
-    vae = _loader(g, "VAELoader", (XA + 60, 490), (WAN22_VAE,), vae_name=WAN22_VAE.name)
+    vae = _loader(g, "VAELoader", (XA + 60, 470), (WAN22_VAE,), vae_name=WAN22_VAE.name)
     pos, neg = _prompt_nodes(g, clip["CLIP"], XB, 100, WAN_POSITIVE, WAN_NEGATIVE)
     latent = g.add("Wan22ImageToVideoLatent", (XB + 50, 520), size=(320, 170), vae=vae["VAE"], width=1280,
                    height=704, length=121, batch_size=1)
@@ -661,12 +661,12 @@ def wan22_t2v() -> Graph:
     video = g.add("CreateVideo", (XD, 200), size=(270, 78), images=dec["IMAGE"], fps=24.0)
     g.add("SaveVideo", (XD, 330), size=(440, 420), video=video["VIDEO"], filename_prefix="ER-SDE/wan22_t2v",
           format="auto", codec="auto")
-    g.note((XA, 630), (460, 500), _files_note((WAN22_UNET, WAN_UMT5, WAN22_VAE)) + FLOW_SETTINGS +
+    g.note((XA, 620), (460, 500), _files_note((WAN22_UNET, WAN_UMT5, WAN22_VAE)) + FLOW_SETTINGS +
            "\n\nWan 2.2 5B: ModelSamplingSD3 shift 8, cfg 5, 24 fps; length = 4 k + 1 frames. "
            "Connect an image to the latent node's start_image for image to video.",
            title="Read me: Wan 2.2 5B text to video with ER-SDE-Solver")
     g.group("Prompt, 121 frames", pos, neg, latent)
-    g.group(f"Sample with {FLOW_SAMPLER}, cfg 5", ks)
+    g.group(f"{FLOW_SAMPLER}, shift 8, cfg 5", ks, shift)
     return g
 
 
@@ -674,10 +674,10 @@ def qwen_image_txt2img() -> Graph:
     g = Graph("qwen_image_txt2img_ksampler_er_sde",
               f"Qwen-Image text to image at 1328x1328: shift 3.1, cfg 2.5, {FLOW_SAMPLER}, 20 steps")
     unet = _loader(g, "UNETLoader", (XA + 60, 100), (QWEN_UNET,), unet_name=QWEN_UNET.name, weight_dtype="default")
-    shift = g.add("ModelSamplingAuraFlow", (XA + 60, 230), size=(320, 58), model=unet["MODEL"], shift=3.1)
-    clip = _loader(g, "CLIPLoader", (XA + 60, 340), (QWEN_TE,), clip_name=QWEN_TE.name, type="qwen_image",
+    shift = g.add("ModelSamplingAuraFlow", (XC, 450), size=(320, 58), model=unet["MODEL"], shift=3.1)
+    clip = _loader(g, "CLIPLoader", (XA + 60, 270), (QWEN_TE,), clip_name=QWEN_TE.name, type="qwen_image",
                    device="default")
-    vae = _loader(g, "VAELoader", (XA + 60, 490), (QWEN_VAE,), vae_name=QWEN_VAE.name)
+    vae = _loader(g, "VAELoader", (XA + 60, 470), (QWEN_VAE,), vae_name=QWEN_VAE.name)
     pos, neg = _prompt_nodes(g, clip["CLIP"], XB, 100, QWEN_POSITIVE, QWEN_NEGATIVE)
     latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1328, height=1328, batch_size=1)
     ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=20, cfg=2.5,
@@ -685,11 +685,11 @@ def qwen_image_txt2img() -> Graph:
                negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/qwen_image")
-    g.note((XA, 630), (460, 470), _files_note((QWEN_UNET, QWEN_TE, QWEN_VAE)) + FLOW_SETTINGS +
+    g.note((XA, 620), (460, 470), _files_note((QWEN_UNET, QWEN_TE, QWEN_VAE)) + FLOW_SETTINGS +
            "\n\nQwen-Image: ModelSamplingAuraFlow shift 3.1, cfg 2.5-4, 1328x1328 (or 1664x928, 928x1664).",
            title="Read me: Qwen-Image with ER-SDE-Solver")
     g.group("Prompt", pos, neg, latent)
-    g.group(f"Sample with {FLOW_SAMPLER}, cfg 2.5", ks)
+    g.group(f"{FLOW_SAMPLER}, shift 3.1, cfg 2.5", ks, shift)
     return g
 
 
