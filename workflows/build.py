@@ -618,7 +618,7 @@ def flux_dev_txt2img() -> Graph:
            "\n\nFlux dev is guidance-distilled: keep the KSampler's cfg at 1 and steer with FluxGuidance "
            "(about 3.5; 2-2.5 for photographs).", title="Read me: Flux.1 dev with ER-SDE-Solver")
     g.group("Prompt, guidance 3.5", pos, guidance, neg, latent)
-    g.group(f"{FLOW_SAMPLER}, cfg 1", ks)
+    g.group("ER-SDE auto, cfg 1", ks)
     return g
 
 
@@ -639,7 +639,7 @@ def sd35_txt2img() -> Graph:
            "(sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors, same repository) works in this graph "
            "too: cfg 4.5, 40 steps.", title="Read me: SD3.5 Large with ER-SDE-Solver")
     g.group("Prompt", pos, neg, latent)
-    g.group(f"{FLOW_SAMPLER}, shift 3, cfg 4.5", ks, shift)
+    g.group("ER-SDE auto, shift 3, cfg 4.5", ks, shift)
     return g
 
 
@@ -666,7 +666,7 @@ def wan22_t2v() -> Graph:
            "Connect an image to the latent node's start_image for image to video.",
            title="Read me: Wan 2.2 5B text to video with ER-SDE-Solver")
     g.group("Prompt, 121 frames", pos, neg, latent)
-    g.group(f"{FLOW_SAMPLER}, shift 8, cfg 5", ks, shift)
+    g.group("ER-SDE auto, shift 8, cfg 5", ks, shift)
     return g
 
 
@@ -689,7 +689,7 @@ def qwen_image_txt2img() -> Graph:
            "\n\nQwen-Image: ModelSamplingAuraFlow shift 3.1, cfg 2.5-4, 1328x1328 (or 1664x928, 928x1664).",
            title="Read me: Qwen-Image with ER-SDE-Solver")
     g.group("Prompt", pos, neg, latent)
-    g.group(f"{FLOW_SAMPLER}, shift 3.1, cfg 2.5", ks, shift)
+    g.group("ER-SDE auto, shift 3.1, cfg 2.5", ks, shift)
     return g
 
 
