@@ -510,8 +510,50 @@ def sdxl_txt2img_ksampler_cfg_pp() -> Graph:
     return g
 
 
+AUTO_SETTINGS = (
+    "ER-SDE-Solver Auto (sampler_name er_sde_solver_auto) picks the order and scheme that measured\n"
+    "best for the cfg this KSampler applies and its step count: keep your usual cfg and steps.\n"
+    "- scheduler: karras or exponential; steps: 20-30 (one model call a step)\n"
+    "- cfg as usual for the model (SD1.5 about 7, SDXL about 5-7)\n"
+    "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore\n"
+    "What it picks for each cfg and step count, and how to reproduce a choice with the\n"
+    "KSampler (ER-SDE) node's order and scheme inputs: docs/predictor-corrector.md#scheme-auto"
+)
+
+
+def _ksampler_auto(name: str, title: str, ckpt_name: str, url: str, model: str, positive: str, negative: str,
+                   size: int, steps: int, cfg: float) -> Graph:
+    g = Graph(name, title)
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(ckpt_name, url),
+                 ckpt_name=ckpt_name)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, positive, negative)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=size, height=size, batch_size=1)
+    ks = g.add("KSampler", (XC, 120), size=(320, 262), model=ckpt["MODEL"], seed=SEED, steps=steps, cfg=cfg,
+               sampler_name=names.AUTO_SAMPLER_NAME, scheduler="karras", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 120), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
+    g.add("SaveImage", (XD, 220), size=(440, 480), images=dec["IMAGE"], filename_prefix=f"ER-SDE/{name}")
+    g.note((XA, 300), (440, 360), _download(ckpt_name, url, model) + AUTO_SETTINGS,
+           title="Read me: ER-SDE-Solver Auto with the stock KSampler")
+    g.group("Prompt", pos, neg, latent)
+    g.group(f"Sample with er_sde_solver_auto, cfg {cfg:g}, {steps} steps", ks)
+    return g
+
+
+def sd15_txt2img_ksampler_auto() -> Graph:  # added in 0.3.0
+    return _ksampler_auto("sd15_txt2img_ksampler_er_sde_solver_auto",
+                          "SD1.5 text to image, stock KSampler with er_sde_solver_auto (512x512, cfg 7, 20 steps)",
+                          SD15_CKPT, SD15_URL, "Stable Diffusion 1.5", SD15_POSITIVE, SD15_NEGATIVE, 512, 20, 7.0)
+
+
+def sdxl_txt2img_ksampler_auto() -> Graph:  # added in 0.3.0
+    return _ksampler_auto("sdxl_txt2img_ksampler_er_sde_solver_auto",
+                          "SDXL base text to image, stock KSampler with er_sde_solver_auto (1024x1024, cfg 6.5, "
+                          "25 steps)", SDXL_CKPT, SDXL_URL, "SDXL base 1.0", SDXL_POSITIVE, SDXL_NEGATIVE, 1024, 25, 6.5)
+
+
 # --------------------------------------------------------------------------------------
-# Flow-matching models, loaded from split files as in ComfyUI's own examples. One sampler name
+# Flow-matching models (added in 0.3.0), loaded from split files as in ComfyUI's own examples. One sampler name
 # for all of them: er_sde_solver_auto picks order and scheme from the cfg the KSampler applies
 # (the README's decision table), so cfg 1 (Flux dev) and cfg 2.5-5 each get their row.
 FLOW_SAMPLER = names.AUTO_SAMPLER_NAME
@@ -694,7 +736,8 @@ def qwen_image_txt2img() -> Graph:
 
 
 WORKFLOWS = (sd15_txt2img_ksampler, sd15_custom_advanced, sdxl_txt2img_ksampler_ersde, sdxl_two_pass,
-             sdxl_txt2img_ksampler_cfg_pp, flux_dev_txt2img, sd35_txt2img, wan22_t2v, qwen_image_txt2img)
+             sdxl_txt2img_ksampler_cfg_pp, sd15_txt2img_ksampler_auto, sdxl_txt2img_ksampler_auto,
+             flux_dev_txt2img, sd35_txt2img, wan22_t2v, qwen_image_txt2img)
 
 
 def dumps(data: Any) -> str:
