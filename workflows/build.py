@@ -591,9 +591,10 @@ FLUX_T5 = ModelFile("t5xxl_fp16.safetensors", "text_encoders",
 FLUX_VAE = ModelFile("ae.safetensors", "vae",
                      "https://huggingface.co/black-forest-labs/FLUX.1-schnell/resolve/main/ae.safetensors",
                      "Flux VAE (the same for dev and schnell)")
-SD35_CKPT = ModelFile("sd3.5_large_fp8_scaled.safetensors", "checkpoints",
-                      "https://huggingface.co/Comfy-Org/stable-diffusion-3.5-fp8/resolve/main/sd3.5_large_fp8_scaled.safetensors",
-                      "SD3.5 Large checkpoint with its text encoders (CLIP-L, CLIP-G, T5-XXL fp8) and VAE")
+SD35_CKPT = ModelFile("sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors", "checkpoints",
+                      "https://huggingface.co/Comfy-Org/stable-diffusion-3.5-fp8/resolve/main/"
+                      "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors",
+                      "SD3.5 Medium checkpoint with its text encoders (CLIP-L, CLIP-G, T5-XXL fp8) and VAE")
 WAN22_UNET = ModelFile("wan2.2_ti2v_5B_fp16.safetensors", "diffusion_models",
                        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
                        "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors", "Wan 2.2 TI2V 5B model")
@@ -665,21 +666,21 @@ def flux_dev_txt2img() -> Graph:
 
 
 def sd35_txt2img() -> Graph:
-    g = Graph("sd35_large_txt2img_ksampler_er_sde",
-              f"SD3.5 Large text to image at 1024x1024: shift 3, cfg 4.5, {FLOW_SAMPLER}, 28 steps")
+    g = Graph("sd35_medium_txt2img_ksampler_er_sde",
+              f"SD3.5 Medium text to image at 1024x1024: shift 3, cfg 4.5, {FLOW_SAMPLER}, 40 steps")
     ckpt = _loader(g, "CheckpointLoaderSimple", (XA + 60, 100), (SD35_CKPT,), ckpt_name=SD35_CKPT.name)
     shift = g.add("ModelSamplingSD3", (XC, 450), size=(320, 58), model=ckpt["MODEL"], shift=3.0)
     pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 100, SD35_POSITIVE, SD35_NEGATIVE)
     latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1024, height=1024, batch_size=1)
-    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=28, cfg=4.5,
+    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=40, cfg=4.5,
                sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
                negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
-    g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/sd35_large")
+    g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/sd35_medium")
     g.note((XA, 280), (460, 440), _files_note((SD35_CKPT,)) + FLOW_SETTINGS +
-           "\n\nSD3.5: ModelSamplingSD3 shift 3 (the model's own), cfg 4-5. SD3.5 Medium "
-           "(sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors, same repository) works in this graph "
-           "too: cfg 4.5, 40 steps.", title="Read me: SD3.5 Large with ER-SDE-Solver")
+           "\n\nSD3.5 Medium: ModelSamplingSD3 shift 3 (the model's own), cfg 4.5, 40 steps. "
+           "SD3.5 Large runs in this graph too (28 steps, cfg 3.5-4.5); its checkpoint may need its text "
+           "encoders from a TripleCLIPLoader.", title="Read me: SD3.5 Medium with ER-SDE-Solver")
     g.group("Prompt", pos, neg, latent)
     g.group("ER-SDE auto, shift 3, cfg 4.5", ks, shift)
     return g

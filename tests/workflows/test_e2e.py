@@ -4,8 +4,8 @@ architecture, and write an image:
 
 - SD1.5 (stock KSampler with er_sde_solver_3): a full-size SD1.5 checkpoint made by
   random_sd15_checkpoint.py;
-- SD3.5 Large (ModelSamplingSD3 shift 3, KSampler with the flow models' sampler name): a tiny
-  SD3-family checkpoint made by random_sd35_checkpoint.py (a 2-block MMDiT, CLIP-L, SD3 VAE).
+- SD3.5 Medium (ModelSamplingSD3 shift 3, KSampler with the flow models' sampler name): a tiny
+  SD3-family checkpoint made by random_sd35_checkpoint.py (a 2-block MMDiT-X, CLIP-L, SD3 VAE).
 
 The Flux.1 dev, Wan 2.2 and Qwen-Image workflows are validated by ComfyUI
 (test_host_workflows.py) but not run here: ComfyUI builds their text encoders (T5-XXL, umT5-XXL,
@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 API = REPO / "workflows" / "api"
 WORKFLOW = API / "sd15_txt2img_ksampler_er_sde_solver_3.json"
-SD35_WORKFLOW = API / "sd35_large_txt2img_ksampler_er_sde.json"
+SD35_WORKFLOW = API / "sd35_medium_txt2img_ksampler_er_sde.json"
 
 pytestmark = pytest.mark.e2e
 
