@@ -10,12 +10,13 @@ architecture, and write an image:
 The Flux.1 dev, Wan 2.2 and Qwen-Image workflows are validated by ComfyUI
 (test_host_workflows.py) but not run here: ComfyUI builds their text encoders (T5-XXL, umT5-XXL,
 Qwen2.5-VL 7B), Flux's and Qwen-Image's transformer widths and the Wan 2.2 VAE at fixed sizes,
-whatever the file holds (docs/development.md, "Example workflows").
+whatever the file holds (docs/hosts.md, "Example workflows").
 
 Run it with the Python that runs ComfyUI, either way:
     COMFYUI_DIR=/path/to/ComfyUI /path/to/comfy-venv/bin/python -m pytest -m e2e tests/workflows
     ERSDE_E2E=1 COMFYUI_DIR=/path/to/ComfyUI /path/to/comfy-venv/bin/python -m pytest tests/workflows/test_e2e.py
-It needs about 3 GB of disk and 8 GB of memory; SD1.5 took 70 s on two CPU cores, SD3.5 about 30 s.
+It needs about 3 GB of disk and 8 GB of memory; SD1.5 took 70 s on two CPU cores; SD3.5 took
+54 s on two cores shared with other jobs (32 s of CPU time, server start included).
 """
 from __future__ import annotations
 
