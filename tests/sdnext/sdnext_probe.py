@@ -306,6 +306,12 @@ def _settings():
 AUTO_LABEL = "ER-SDE-Solver Auto"
 
 
+def types_p(**values):
+    """A stand-in processing job with only the attributes pipeline_guidance reads."""
+    import types
+    return types.SimpleNamespace(**values)
+
+
 @check("auto_reads_the_job_cfg")
 def _auto():
     """ER-SDE-Solver Auto through process_images at cfg 1.5 and 7: the scheduler SD.Next built holds
@@ -326,11 +332,6 @@ def _auto():
     out["hires_pass"] = STATE["sdnext_adapter"].pipeline_guidance(
         types_p(cfg_scale=7.0, cfg_image=4.0, is_hr_pass=True), shared.sd_model)
     return out
-
-
-def types_p(**values):
-    import types
-    return types.SimpleNamespace(**values)
 
 
 @check("flow_model")
