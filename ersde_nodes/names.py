@@ -14,8 +14,11 @@ SAMPLER_NAME_BY_ORDER: dict[int, str] = {1: "er_sde_solver_1", 2: "er_sde_solver
 # CFG++ (guided data term, unconditional re-noising direction); added in 0.2.0.
 CFG_PP_SAMPLER_NAME_BY_ORDER: dict[int, str] = {
     1: "er_sde_solver_1_cfg_pp", 2: "er_sde_solver_2_cfg_pp", 3: "er_sde_solver_3_cfg_pp"}
+# Added in 0.3.0: order and scheme chosen from the cfg the host applies and the step plan
+# (k_diffusion_ext.auto_choice); its choices are pinned per release (CHANGELOG.md).
+AUTO_SAMPLER_NAME = "er_sde_solver_auto"
 SAMPLER_NAMES: tuple[str, ...] = (tuple(SAMPLER_NAME_BY_ORDER.values())
-                                  + tuple(CFG_PP_SAMPLER_NAME_BY_ORDER.values()))
+                                  + tuple(CFG_PP_SAMPLER_NAME_BY_ORDER.values()) + (AUTO_SAMPLER_NAME,))
 
 # Node ids (NODE_CLASS_MAPPINGS keys / V3 node_id) and display names. The built-in
 # ComfyUI node for the paper's code is "SamplerER_SDE"; these are distinct from it.

@@ -183,11 +183,23 @@ def _fixed_order(order: int, cfg_pp: bool = False) -> Callable[..., torch.Tensor
     return sampler
 
 
-# "sample_er_sde_solver_N[_cfg_pp]" -> function, as comfy.samplers.ksampler() looks them up.
+def sample_er_sde_solver_auto(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict | None = None,
+                              callback: Callable | None = None, disable: bool | None = None,
+                              **options: Any) -> torch.Tensor:
+    """ER-SDE-Solver Auto for ComfyUI: order (at most 3) and scheme from the cfg of the guider
+    behind `model` (host_guidance_scale; unknown for dual-CFG and custom guiders) and the plan,
+    with the paper's default noise scale. See k_diffusion_ext.auto_choice."""
+    return sample_er_sde_comfy(model, x, sigmas, extra_args, callback, disable,
+                               **{"order": 3, "scheme": names.SCHEME_AUTO, **options})
+
+
+# "sample_er_sde_solver_N[_cfg_pp]" / "sample_er_sde_solver_auto" -> function, as
+# comfy.samplers.ksampler() looks them up.
 COMFY_SAMPLER_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
-    "sample_" + by_order[order]: _fixed_order(order, cfg_pp)
-    for cfg_pp, by_order in ((False, names.SAMPLER_NAME_BY_ORDER), (True, names.CFG_PP_SAMPLER_NAME_BY_ORDER))
-    for order in (1, 2, 3)
+    **{"sample_" + by_order[order]: _fixed_order(order, cfg_pp)
+       for cfg_pp, by_order in ((False, names.SAMPLER_NAME_BY_ORDER), (True, names.CFG_PP_SAMPLER_NAME_BY_ORDER))
+       for order in (1, 2, 3)},
+    "sample_" + names.AUTO_SAMPLER_NAME: sample_er_sde_solver_auto,
 }
 
 

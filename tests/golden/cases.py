@@ -150,7 +150,25 @@ def cases() -> dict[str, Callable[[], torch.Tensor]]:
                                         (7.0, "ode", True)):
         out[f"solver scheme auto, guidance_scale {guidance:g}, {noise_scale}" + (", flow model" if flow else "")] = \
             auto_case(guidance, noise_scale, flow)
+    # added in 0.3.0: ER-SDE-Solver Auto through ComfyUI's sampler function, the cfg read from the guider
+    auto = COMFY_SAMPLER_FUNCTIONS["sample_" + names.AUTO_SAMPLER_NAME]
+    for cfg, flow in ((None, False), (1.0, False), (4.0, False), (7.0, False), (1.0, True), (5.0, True)):
+        out[f"comfyui {names.AUTO_SAMPLER_NAME}, cfg {cfg}" + (", flow model" if flow else "")] = \
+            lambda auto=auto, cfg=cfg, flow=flow: auto(guided_by(flow_model() if flow else ve_model(), cfg),
+                                                       *(flow_start() if flow else ve_start()), {"seed": SEED},
+                                                       disable=True)
     return out
+
+
+def guided_by(model: Callable[..., torch.Tensor], cfg: float | None) -> Callable[..., torch.Tensor]:
+    """`model` as ComfyUI hands it to a sampler function: KSamplerX0Inpaint's inner_model is the
+    guider, whose `cfg` the auto name reads (None: a guider without one)."""
+    def wrapper(x: torch.Tensor, sigma: torch.Tensor, **kw: object) -> torch.Tensor:
+        return model(x, sigma, **kw)
+    wrapper.inner_model = SimpleNamespace(**vars(getattr(model, "inner_model", SimpleNamespace())))
+    if cfg is not None:
+        wrapper.inner_model.cfg = cfg
+    return wrapper
 
 
 def auto_case(guidance: float, noise_scale: str, flow: bool) -> Callable[[], torch.Tensor]:

@@ -10,9 +10,10 @@ import k_diffusion_ext
 from k_diffusion_ext import SAMPLER_FUNCTIONS, register
 
 NAMES = ["sample_er_sde_solver_1", "sample_er_sde_solver_2", "sample_er_sde_solver_3"]
+AUTO = "sample_er_sde_solver_auto"  # added in 0.3.0
 
 
-def test_register_sets_exactly_the_three_names_and_is_idempotent():
+def test_register_sets_exactly_the_released_names_and_is_idempotent():
     module = types.ModuleType("fake_sampling_module")
     module.sample_euler = sentinel = object()
     register(module)
@@ -20,13 +21,13 @@ def test_register_sets_exactly_the_three_names_and_is_idempotent():
     register(module)
     assert dict(vars(module)) == before
     added = {k for k in vars(module) if k.startswith("sample_")} - {"sample_euler"}
-    assert added == set(NAMES)
+    assert added == set(NAMES) | {AUTO}
     assert module.sample_euler is sentinel
 
 
 def test_released_sampler_function_names_never_change():
-    assert sorted(SAMPLER_FUNCTIONS) == NAMES
-    for name in NAMES:
+    assert sorted(SAMPLER_FUNCTIONS) == NAMES + [AUTO]
+    for name in NAMES + [AUTO]:
         assert getattr(k_diffusion_ext.registration, name) is SAMPLER_FUNCTIONS[name]
 
 
@@ -38,6 +39,17 @@ def test_fixed_order_functions_use_their_order():
         a = SAMPLER_FUNCTIONS[name](model, x, karras_sigmas(6), {"seed": 1}, None, True)
         b = k_diffusion_ext.sample_er_sde(model, x, karras_sigmas(6), {"seed": 1}, disable=True, order=order)
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("guidance", [None, 1.0, 4.0, 7.0])
+def test_auto_function_samples_as_scheme_auto_at_order_3_with_the_guidance_given(guidance):
+    from k_diffusion_ext.analytic import gaussian_denoiser, karras_sigmas
+    model = gaussian_denoiser(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    x = torch.randn(2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 80
+    a = SAMPLER_FUNCTIONS[AUTO](model, x, karras_sigmas(12), {"seed": 1}, None, True, guidance_scale=guidance)
+    b = k_diffusion_ext.sample_er_sde(model, x, karras_sigmas(12), {"seed": 1}, disable=True, order=3,
+                                      scheme="auto", guidance_scale=guidance)
+    assert torch.equal(a, b)
 
 
 @pytest.fixture(scope="module")
