@@ -81,3 +81,26 @@ def test_noise_type_comfyui_option_reproduces_er_sde_without_a_noise_sampler(hos
     print(f"{kind}: noise_type comfyui {d:.3e}, gaussian {d_gaussian:.3e}")
     assert d < er_sde_rel_bound[kind], f"reference + comfyui noise differs from er_sde by {d:.2e}"
     assert d_gaussian > 10 * er_sde_rel_bound[kind]
+
+
+# ComfyUI's SamplerER_SDE settings -> our node inputs that reproduce them with noise_type comfyui:
+# max_stage = order; "Reverse-time SDE" with eta e is noise_scale reverse_sde with eta e (both
+# psi(x) = x^(1+e)); "ODE" is noise_scale ode.
+SAMPLER_ER_SDE_SETTINGS = [
+    (("ER-SDE", 2, 1.0, 0.5), {"order": 2, "noise_scale": "paper_default", "eta": 1.0, "s_noise": 0.5}),
+    (("Reverse-time SDE", 3, 0.5, 1.0), {"order": 3, "noise_scale": "reverse_sde", "eta": 0.5, "s_noise": 1.0}),
+    (("ODE", 3, 1.0, 1.0), {"order": 3, "noise_scale": "ode", "eta": 1.0, "s_noise": 1.0}),
+]
+
+
+@pytest.mark.parametrize("settings, inputs", SAMPLER_ER_SDE_SETTINGS, ids=[s[0][0] for s in SAMPLER_ER_SDE_SETTINGS])
+def test_reference_with_comfyui_noise_reproduces_each_sampler_er_sde_setting(host, tiny_models, conds, er_sde_rel_bound,
+                                                                             settings, inputs):
+    solver_type, max_stage, eta, s_noise = settings
+    stock = host.nodes.NODE_CLASS_MAPPINGS["SamplerER_SDE"]().get_sampler(solver_type, max_stage, eta, s_noise)[0]
+    ours = host.ersde.sampling.make_sampler(**inputs, custom_noise_scale="", noise_type="comfyui", scheme="reference")
+    model = tiny_models["eps"]
+    theirs = sample(model, conds, stock)
+    d = rel(sample(model, conds, ours), theirs, theirs)
+    print(f"SamplerER_SDE {settings}: {d:.3e}")
+    assert d < er_sde_rel_bound["eps"], f"SamplerER_SDE {settings} is {d:.2e} from our reference scheme"
