@@ -1,7 +1,8 @@
-"""ER-SDE-Solver 1/2/3 for AUTOMATIC1111-family WebUIs (Forge, reForge, A1111) and SD.Next.
+"""ER-SDE-Solver 1/2/3 and Auto for AUTOMATIC1111-family WebUIs (Forge, reForge, A1111) and SD.Next.
 
 The WebUI loads every ``extensions/<folder>/scripts/*.py`` by file path under a generic
-module name. At load this script adds "ER-SDE-Solver 1/2/3" (and "ER-SDE-Solver 1/2/3 CFG++"
+module name. At load this script adds "ER-SDE-Solver 1/2/3", "ER-SDE-Solver Auto" (order and
+scheme from the CFG scale the host hands the sampler) (and "ER-SDE-Solver 1/2/3 CFG++"
 where the host hands samplers the unconditional prediction) to the host's sampler list
 (dropdown and the txt2img/img2img API): through ``sd_samplers.add_sampler`` where the host
 has it (Forge), else through SamplerData + ``all_samplers`` + ``set_samplers()``. Loading it
@@ -47,8 +48,9 @@ solver = _load_by_path(glue.SOLVER_MODULE_NAME, os.path.join(_EXTENSION_ROOT, "k
 def _constructor(spec):
     from modules import sd_samplers_kdiffusion
 
-    name = spec.funcname + ("_cfg_pp" if spec.cfg_pp else "")
-    function = glue.make_sampler_function(solver.SAMPLER_FUNCTIONS[spec.funcname], name, cfg_pp=spec.cfg_pp)
+    name = spec.funcname + ("_cfg_pp" if spec.cfg_pp else "")  # sample_er_sde_solver_N[_cfg_pp] / _auto
+    function = glue.make_sampler_function(solver.SAMPLER_FUNCTIONS[spec.funcname], name, cfg_pp=spec.cfg_pp,
+                                          reads_guidance=spec.reads_guidance)
 
     def construct(model):
         sampler = sd_samplers_kdiffusion.KDiffusionSampler(function, model)
@@ -113,7 +115,9 @@ def host_is_sdnext() -> bool:
 
 def register_sdnext_samplers():
     sdnext = _load_by_path("er_sde_nodes_webui_sdnext", os.path.join(_EXTENSION_ROOT, "scripts", "ersde_webui", "sdnext.py"))
-    return sdnext.register_samplers(sdnext.load_scheduler_class(_EXTENSION_ROOT, solver), glue.SAMPLERS)
+    sdnext.track_jobs()  # ER-SDE-Solver Auto reads the CFG scale of the job in progress
+    return sdnext.register_samplers(sdnext.load_scheduler_class(_EXTENSION_ROOT, solver),
+                                    glue.SAMPLERS + glue.AUTO_SAMPLERS)
 
 
 try:

@@ -4,7 +4,7 @@ looks for next to a custom node's workflow).
 
 What it does: starts ComfyUI (COMFYUI_DIR) on 127.0.0.1, a random free port, --cpu, with a
 throw-away base directory that holds this repository as a custom node (a symlink), empty
-placeholder files named like the workflows' checkpoints and settings that skip the first-run
+placeholder files named like the workflows' model files and settings that skip the first-run
 dialogs; opens the frontend in headless Chromium (driven by playwright-core, in
 tools/thumbnails/), loads each workflow with app.loadGraphData, fits it in view, takes a
 screenshot and converts it to JPEG with Pillow. It also checks that the API prompt the
@@ -57,8 +57,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def checkpoints(workflow: dict) -> set[str]:
-    return {n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "CheckpointLoaderSimple"}
+# Which widget of each loader names a model file, and the models/ folder it lists.
+MODEL_WIDGETS = {"CheckpointLoaderSimple": ((0, "checkpoints"),), "UNETLoader": ((0, "diffusion_models"),),
+                 "CLIPLoader": ((0, "text_encoders"),), "DualCLIPLoader": ((0, "text_encoders"), (1, "text_encoders")),
+                 "VAELoader": ((0, "vae"),)}
+
+
+def model_files(workflow: dict) -> set[tuple[str, str]]:
+    """(folder, name) of every model file the workflow's loaders name."""
+    return {(folder, n["widgets_values"][i]) for n in workflow["nodes"] for i, folder in MODEL_WIDGETS.get(n["type"], ())}
 
 
 def start_comfyui(comfy_dir: Path, base: Path, port: int, log) -> subprocess.Popen:
@@ -100,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         base = Path(tmp)
         (base / "custom_nodes").mkdir()
         (base / "custom_nodes" / "ComfyUI-ER-SDE").symlink_to(REPO, target_is_directory=True)
-        (base / "models" / "checkpoints").mkdir(parents=True)
         for f in files:
-            for ckpt in checkpoints(json.loads(f.read_text())):
-                (base / "models" / "checkpoints" / ckpt).touch()
+            for folder, name in model_files(json.loads(f.read_text())):
+                (base / "models" / folder).mkdir(parents=True, exist_ok=True)
+                (base / "models" / folder / name).touch()
         (base / "user" / "default").mkdir(parents=True)
         (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps(SETTINGS))
         shots = base / "shots"

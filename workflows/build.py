@@ -46,6 +46,7 @@ class In:
     name: str
     kind: str
     control_after_generate: bool = False  # the frontend adds a "fixed/randomize" widget after it
+    optional: bool = False  # an optional link input (a slot that may stay unconnected)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,28 @@ SCHEMAS: dict[str, Schema] = {
     names.KSAMPLER_NODE_ID: Schema(tuple(In(n, _KSAMPLER_KINDS[n], n == names.IN_SEED) for n in names.KSAMPLER_INPUTS),
                                    ((names.OUT_LATENT, "LATENT"),)),
     "Note": Schema((In("text", "STRING"),), ()),
+    # Split-file loaders and the nodes of the flow-matching models' graphs, as in ComfyUI's own
+    # examples. "device" is the loaders' optional (advanced) widget; the frontend saves it too.
+    "UNETLoader": Schema((In("unet_name", "COMBO"), In("weight_dtype", "COMBO")), (("MODEL", "MODEL"),)),
+    "CLIPLoader": Schema((In("clip_name", "COMBO"), In("type", "COMBO"), In("device", "COMBO")),
+                         (("CLIP", "CLIP"),)),
+    "DualCLIPLoader": Schema((In("clip_name1", "COMBO"), In("clip_name2", "COMBO"), In("type", "COMBO"),
+                              In("device", "COMBO")), (("CLIP", "CLIP"),)),
+    "VAELoader": Schema((In("vae_name", "COMBO"),), (("VAE", "VAE"),)),
+    "FluxGuidance": Schema((In("conditioning", "CONDITIONING"), In("guidance", "FLOAT")),
+                           (("CONDITIONING", "CONDITIONING"),)),
+    "ConditioningZeroOut": Schema((In("conditioning", "CONDITIONING"),), (("CONDITIONING", "CONDITIONING"),)),
+    "ModelSamplingSD3": Schema((In("model", "MODEL"), In("shift", "FLOAT")), (("MODEL", "MODEL"),)),
+    "ModelSamplingAuraFlow": Schema((In("model", "MODEL"), In("shift", "FLOAT")), (("MODEL", "MODEL"),)),
+    "EmptySD3LatentImage": Schema((In("width", "INT"), In("height", "INT"), In("batch_size", "INT")),
+                                  (("LATENT", "LATENT"),)),
+    "Wan22ImageToVideoLatent": Schema((In("vae", "VAE"), In("width", "INT"), In("height", "INT"), In("length", "INT"),
+                                       In("batch_size", "INT"), In("start_image", "IMAGE", optional=True)),
+                                      (("LATENT", "LATENT"),)),
+    "CreateVideo": Schema((In("images", "IMAGE"), In("fps", "FLOAT"), In("audio", "AUDIO", optional=True)),
+                          (("VIDEO", "VIDEO"),)),
+    "SaveVideo": Schema((In("video", "VIDEO"), In("filename_prefix", "STRING"), In("format", "COMBO"),
+                         In("codec", "COMBO")), ()),
 }
 
 # --------------------------------------------------------------------------------------
@@ -171,9 +194,10 @@ class Graph:
         schema = SCHEMAS[type_]
         declared = [i.name for i in schema.inputs]
         unknown = set(values) - set(declared)
-        missing = set(declared) - set(values)
+        missing = {i.name for i in schema.inputs if not i.optional} - set(values)
         if unknown or missing:
             raise ValueError(f"{self.name}: {type_} unknown inputs {sorted(unknown)}, missing {sorted(missing)}")
+        values.update({i.name: None for i in schema.inputs if i.optional and i.name not in values})
         node = Node(len(self.nodes) + 1, type_, pos, values, size=size, title=title,
                     properties=dict(properties or {}))
         self.nodes.append(node)
@@ -193,6 +217,8 @@ class Graph:
         for node in self.nodes:
             for slot, inp in enumerate(node.link_inputs()):
                 src = node.values[inp.name]
+                if src is None:  # an unconnected optional input
+                    continue
                 links.append([len(links) + 1, src.node.id, src.slot, node.id, slot, inp.kind])
         return links
 
@@ -203,10 +229,11 @@ class Graph:
             if node.id in done:
                 return
             for inp in node.link_inputs():
-                visit(node.values[inp.name].node)
+                if node.values[inp.name] is not None:
+                    visit(node.values[inp.name].node)
             done[node.id] = len(done)
 
-        for node in sorted(self.nodes, key=lambda n: (n.link_inputs() != [], n.id)):
+        for node in sorted(self.nodes, key=lambda n: (any(n.values[i.name] is not None for i in n.link_inputs()), n.id)):
             visit(node)
         return done
 
@@ -225,8 +252,8 @@ class Graph:
                 entry["color"], entry["bgcolor"] = node.color, node.bgcolor
             inputs = []
             for slot, inp in enumerate(node.link_inputs()):
-                link = next(l for l in links if l[3] == node.id and l[4] == slot)
-                inputs.append({"name": inp.name, "type": inp.kind, "link": link[0]})
+                link = next((l[0] for l in links if l[3] == node.id and l[4] == slot), None)
+                inputs.append({"name": inp.name, "type": inp.kind, "link": link})
             if inputs:
                 entry["inputs"] = inputs
             outputs = []
@@ -282,6 +309,8 @@ class Graph:
             inputs: dict[str, Any] = {}
             for inp in node.schema.inputs:
                 value = node.values[inp.name]
+                if value is None and inp.optional:
+                    continue
                 inputs[inp.name] = [str(value.node.id), value.slot] if isinstance(value, Out) else value
             prompt[str(node.id)] = {"inputs": inputs, "class_type": node.type,
                                     "_meta": {"title": node.title or DISPLAY_NAMES.get(node.type, node.type)}}
@@ -292,6 +321,8 @@ DISPLAY_NAMES = {
     "CheckpointLoaderSimple": "Load Checkpoint", "CLIPTextEncode": "CLIP Text Encode (Prompt)",
     "EmptyLatentImage": "Empty Latent Image", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "PreviewImage": "Preview Image", "LatentUpscaleBy": "Upscale Latent By",
+    "UNETLoader": "Load Diffusion Model", "CLIPLoader": "Load CLIP", "VAELoader": "Load VAE",
+    "EmptySD3LatentImage": "EmptySD3LatentImage", "CreateVideo": "Create Video", "SaveVideo": "Save Video",
     names.SAMPLER_NODE_ID: names.SAMPLER_NODE_DISPLAY_NAME, names.KSAMPLER_NODE_ID: names.KSAMPLER_NODE_DISPLAY_NAME,
 }
 
@@ -479,8 +510,235 @@ def sdxl_txt2img_ksampler_cfg_pp() -> Graph:
     return g
 
 
+AUTO_SETTINGS = (
+    "ER-SDE-Solver Auto (sampler_name er_sde_solver_auto) picks the order and scheme that measured\n"
+    "best for the cfg this KSampler applies and its step count: keep your usual cfg and steps.\n"
+    "- scheduler: karras or exponential; steps: 20-30 (one model call a step)\n"
+    "- cfg as usual for the model (SD1.5 about 7, SDXL about 5-7)\n"
+    "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore\n"
+    "What it picks for each cfg and step count, and how to reproduce a choice with the\n"
+    "KSampler (ER-SDE) node's order and scheme inputs: docs/predictor-corrector.md#scheme-auto"
+)
+
+
+def _ksampler_auto(name: str, title: str, ckpt_name: str, url: str, model: str, positive: str, negative: str,
+                   size: int, steps: int, cfg: float) -> Graph:
+    g = Graph(name, title)
+    ckpt = g.add("CheckpointLoaderSimple", (XA + 60, 120), size=(320, 98), properties=_models(ckpt_name, url),
+                 ckpt_name=ckpt_name)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 120, positive, negative)
+    latent = g.add("EmptyLatentImage", (XB + 50, 540), width=size, height=size, batch_size=1)
+    ks = g.add("KSampler", (XC, 120), size=(320, 262), model=ckpt["MODEL"], seed=SEED, steps=steps, cfg=cfg,
+               sampler_name=names.AUTO_SAMPLER_NAME, scheduler="karras", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 120), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
+    g.add("SaveImage", (XD, 220), size=(440, 480), images=dec["IMAGE"], filename_prefix=f"ER-SDE/{name}")
+    g.note((XA, 300), (440, 360), _download(ckpt_name, url, model) + AUTO_SETTINGS,
+           title="Read me: ER-SDE-Solver Auto with the stock KSampler")
+    g.group("Prompt", pos, neg, latent)
+    g.group(f"Sample with er_sde_solver_auto, cfg {cfg:g}, {steps} steps", ks)
+    return g
+
+
+def sd15_txt2img_ksampler_auto() -> Graph:  # added in 0.3.0
+    return _ksampler_auto("sd15_txt2img_ksampler_er_sde_solver_auto",
+                          "SD1.5 text to image, stock KSampler with er_sde_solver_auto (512x512, cfg 7, 20 steps)",
+                          SD15_CKPT, SD15_URL, "Stable Diffusion 1.5", SD15_POSITIVE, SD15_NEGATIVE, 512, 20, 7.0)
+
+
+def sdxl_txt2img_ksampler_auto() -> Graph:  # added in 0.3.0
+    return _ksampler_auto("sdxl_txt2img_ksampler_er_sde_solver_auto",
+                          "SDXL base text to image, stock KSampler with er_sde_solver_auto (1024x1024, cfg 6.5, "
+                          "25 steps)", SDXL_CKPT, SDXL_URL, "SDXL base 1.0", SDXL_POSITIVE, SDXL_NEGATIVE, 1024, 25, 6.5)
+
+
+# --------------------------------------------------------------------------------------
+# Flow-matching models (added in 0.3.0), loaded from split files as in ComfyUI's own examples. One sampler name
+# for all of them: er_sde_solver_auto picks order and scheme from the cfg the KSampler applies
+# (the README's decision table), so cfg 1 (Flux dev) and cfg 2.5-5 each get their row.
+FLOW_SAMPLER = names.AUTO_SAMPLER_NAME
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    folder: str  # the folder under ComfyUI/models/ where the loader looks
+    url: str
+    what: str
+
+    def property(self) -> dict[str, Any]:
+        """The frontend's "models" entry: it offers the download when the file is missing."""
+        return {"name": self.name, "url": self.url + "?download=true", "directory": self.folder}
+
+
+def _files_note(files: tuple[ModelFile, ...], extra: str = "") -> str:
+    lines = ["Download these files and put each in its folder under ComfyUI/models/ "
+             "(then press R to refresh the lists):\n"]
+    for f in files:
+        lines.append(f"- {f.what}: {f.name}\n  into models/{f.folder}/ from\n  {f.url}\n")
+    return "\n".join(lines) + extra
+
+
+FLUX_DEV_UNET = ModelFile("flux1-dev.safetensors", "diffusion_models",
+                          "https://huggingface.co/black-forest-labs/FLUX.1-dev/resolve/main/flux1-dev.safetensors",
+                          "Flux.1 dev model (gated: accept the license on its Hugging Face page first)")
+FLUX_CLIP_L = ModelFile("clip_l.safetensors", "text_encoders",
+                        "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors",
+                        "CLIP-L text encoder")
+FLUX_T5 = ModelFile("t5xxl_fp16.safetensors", "text_encoders",
+                    "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp16.safetensors",
+                    "T5-XXL text encoder (t5xxl_fp8_e4m3fn.safetensors there needs less memory)")
+FLUX_VAE = ModelFile("ae.safetensors", "vae",
+                     "https://huggingface.co/black-forest-labs/FLUX.1-schnell/resolve/main/ae.safetensors",
+                     "Flux VAE (the same for dev and schnell)")
+SD35_CKPT = ModelFile("sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors", "checkpoints",
+                      "https://huggingface.co/Comfy-Org/stable-diffusion-3.5-fp8/resolve/main/"
+                      "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors",
+                      "SD3.5 Medium checkpoint with its text encoders (CLIP-L, CLIP-G, T5-XXL fp8) and VAE")
+WAN22_UNET = ModelFile("wan2.2_ti2v_5B_fp16.safetensors", "diffusion_models",
+                       "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+                       "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors", "Wan 2.2 TI2V 5B model")
+WAN_UMT5 = ModelFile("umt5_xxl_fp8_e4m3fn_scaled.safetensors", "text_encoders",
+                     "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
+                     "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors", "umT5-XXL text encoder")
+WAN22_VAE = ModelFile("wan2.2_vae.safetensors", "vae",
+                      "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/vae/"
+                      "wan2.2_vae.safetensors", "Wan 2.2 VAE (the 5B model's; the 14B models use Wan 2.1's)")
+QWEN_UNET = ModelFile("qwen_image_fp8_e4m3fn.safetensors", "diffusion_models",
+                      "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/"
+                      "diffusion_models/qwen_image_fp8_e4m3fn.safetensors", "Qwen-Image model")
+QWEN_TE = ModelFile("qwen_2.5_vl_7b_fp8_scaled.safetensors", "text_encoders",
+                    "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/"
+                    "text_encoders/qwen_2.5_vl_7b_fp8_scaled.safetensors", "Qwen2.5-VL 7B text encoder")
+QWEN_VAE = ModelFile("qwen_image_vae.safetensors", "vae",
+                     "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/"
+                     "qwen_image_vae.safetensors", "Qwen-Image VAE")
+
+FLOW_SETTINGS = (
+    "\n\nSettings that suit ER-SDE-Solver on flow models:\n"
+    "- scheduler: simple (or beta); steps: 20-30 (one model call a step)\n"
+    f"- sampler_name {FLOW_SAMPLER}: it picks order and scheme from the cfg (er_sde_solver_3 works too)\n"
+    "- the model's own shift and cfg\n"
+    "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore"
+)
+FLUX_POSITIVE = ("a cozy reading nook in a sunlit attic, rain on the skylight, a cat asleep on a knitted blanket, "
+                 "warm film photograph")
+SD35_POSITIVE = ("a glass terrarium on a wooden desk holding a tiny mossy mountain with a waterfall, "
+                 "macro photograph, soft window light")
+SD35_NEGATIVE = "blurry, lowres, watermark, text, deformed"
+WAN_POSITIVE = ("a paper boat drifts down a rain-soaked street at dusk, neon reflections ripple on the water, "
+                "slow tracking shot, cinematic")
+WAN_NEGATIVE = "static, blurry, low quality, watermark, text, distorted"
+QWEN_POSITIVE = ('a vintage travel poster of a mountain railway, bold flat colors, the title "ER-SDE EXPRESS" '
+                 "in art deco lettering")
+QWEN_NEGATIVE = ""
+
+
+def _loader(g: Graph, type_: str, pos, files: tuple[ModelFile, ...], **values) -> Node:
+    return g.add(type_, pos, size=(360, 58 + 24 * len(values)), properties={"models": [f.property() for f in files]},
+                 **values)
+
+
+def flux_dev_txt2img() -> Graph:
+    g = Graph("flux1_dev_txt2img_ksampler_er_sde",
+              f"Flux.1 dev text to image at 1024x1024: cfg 1 with FluxGuidance 3.5, {FLOW_SAMPLER}, 20 steps")
+    unet = _loader(g, "UNETLoader", (XA + 60, 100), (FLUX_DEV_UNET,), unet_name=FLUX_DEV_UNET.name,
+                   weight_dtype="default")
+    clip = _loader(g, "DualCLIPLoader", (XA + 60, 270), (FLUX_CLIP_L, FLUX_T5), clip_name1=FLUX_CLIP_L.name,
+                   clip_name2=FLUX_T5.name, type="flux", device="default")
+    vae = _loader(g, "VAELoader", (XA + 60, 490), (FLUX_VAE,), vae_name=FLUX_VAE.name)
+    pos = g.add("CLIPTextEncode", (XB, 100), size=(420, 170), title="Prompt", text=FLUX_POSITIVE, clip=clip["CLIP"])
+    guidance = g.add("FluxGuidance", (XB, 330), size=(320, 58), conditioning=pos["CONDITIONING"], guidance=3.5)
+    neg = g.add("ConditioningZeroOut", (XB, 440), size=(320, 26), title="No negative (cfg 1)",
+                conditioning=pos["CONDITIONING"])
+    latent = g.add("EmptySD3LatentImage", (XB, 530), width=1024, height=1024, batch_size=1)
+    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=unet["MODEL"], seed=SEED, steps=20, cfg=1.0,
+               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=guidance["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
+    g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/flux1_dev")
+    g.note((XA, 620), (460, 520), _files_note((FLUX_DEV_UNET, FLUX_CLIP_L, FLUX_T5, FLUX_VAE)) + FLOW_SETTINGS +
+           "\n\nFlux dev is guidance-distilled: keep the KSampler's cfg at 1 and steer with FluxGuidance "
+           "(about 3.5; 2-2.5 for photographs).", title="Read me: Flux.1 dev with ER-SDE-Solver")
+    g.group("Prompt, guidance 3.5", pos, guidance, neg, latent)
+    g.group("ER-SDE auto, cfg 1", ks)
+    return g
+
+
+def sd35_txt2img() -> Graph:
+    g = Graph("sd35_medium_txt2img_ksampler_er_sde",
+              f"SD3.5 Medium text to image at 1024x1024: shift 3, cfg 4.5, {FLOW_SAMPLER}, 40 steps")
+    ckpt = _loader(g, "CheckpointLoaderSimple", (XA + 60, 100), (SD35_CKPT,), ckpt_name=SD35_CKPT.name)
+    shift = g.add("ModelSamplingSD3", (XC, 450), size=(320, 58), model=ckpt["MODEL"], shift=3.0)
+    pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 100, SD35_POSITIVE, SD35_NEGATIVE)
+    latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1024, height=1024, batch_size=1)
+    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=40, cfg=4.5,
+               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
+    g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/sd35_medium")
+    g.note((XA, 280), (460, 440), _files_note((SD35_CKPT,)) + FLOW_SETTINGS +
+           "\n\nSD3.5 Medium: ModelSamplingSD3 shift 3 (the model's own), cfg 4.5, 40 steps. "
+           "SD3.5 Large runs in this graph too (28 steps, cfg 3.5-4.5); its checkpoint may need its text "
+           "encoders from a TripleCLIPLoader.", title="Read me: SD3.5 Medium with ER-SDE-Solver")
+    g.group("Prompt", pos, neg, latent)
+    g.group("ER-SDE auto, shift 3, cfg 4.5", ks, shift)
+    return g
+
+
+def wan22_t2v() -> Graph:
+    g = Graph("wan22_5b_t2v_ksampler_er_sde",
+              f"Wan 2.2 TI2V 5B text to video, 1280x704, 121 frames at 24 fps: shift 8, cfg 5, {FLOW_SAMPLER}")
+    unet = _loader(g, "UNETLoader", (XA + 60, 100), (WAN22_UNET,), unet_name=WAN22_UNET.name, weight_dtype="default")
+    shift = g.add("ModelSamplingSD3", (XC, 450), size=(320, 58), model=unet["MODEL"], shift=8.0)
+    clip = _loader(g, "CLIPLoader", (XA + 60, 270), (WAN_UMT5,), clip_name=WAN_UMT5.name, type="wan",
+                   device="default")
+    vae = _loader(g, "VAELoader", (XA + 60, 470), (WAN22_VAE,), vae_name=WAN22_VAE.name)
+    pos, neg = _prompt_nodes(g, clip["CLIP"], XB, 100, WAN_POSITIVE, WAN_NEGATIVE)
+    latent = g.add("Wan22ImageToVideoLatent", (XB + 50, 520), size=(320, 170), vae=vae["VAE"], width=1280,
+                   height=704, length=121, batch_size=1)
+    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=20, cfg=5.0,
+               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
+    video = g.add("CreateVideo", (XD, 200), size=(270, 78), images=dec["IMAGE"], fps=24.0)
+    g.add("SaveVideo", (XD, 330), size=(440, 420), video=video["VIDEO"], filename_prefix="ER-SDE/wan22_t2v",
+          format="auto", codec="auto")
+    g.note((XA, 620), (460, 500), _files_note((WAN22_UNET, WAN_UMT5, WAN22_VAE)) + FLOW_SETTINGS +
+           "\n\nWan 2.2 5B: ModelSamplingSD3 shift 8, cfg 5, 24 fps; length = 4 k + 1 frames. "
+           "Connect an image to the latent node's start_image for image to video.",
+           title="Read me: Wan 2.2 5B text to video with ER-SDE-Solver")
+    g.group("Prompt, 121 frames", pos, neg, latent)
+    g.group("ER-SDE auto, shift 8, cfg 5", ks, shift)
+    return g
+
+
+def qwen_image_txt2img() -> Graph:
+    g = Graph("qwen_image_txt2img_ksampler_er_sde",
+              f"Qwen-Image text to image at 1328x1328: shift 3.1, cfg 2.5, {FLOW_SAMPLER}, 20 steps")
+    unet = _loader(g, "UNETLoader", (XA + 60, 100), (QWEN_UNET,), unet_name=QWEN_UNET.name, weight_dtype="default")
+    shift = g.add("ModelSamplingAuraFlow", (XC, 450), size=(320, 58), model=unet["MODEL"], shift=3.1)
+    clip = _loader(g, "CLIPLoader", (XA + 60, 270), (QWEN_TE,), clip_name=QWEN_TE.name, type="qwen_image",
+                   device="default")
+    vae = _loader(g, "VAELoader", (XA + 60, 470), (QWEN_VAE,), vae_name=QWEN_VAE.name)
+    pos, neg = _prompt_nodes(g, clip["CLIP"], XB, 100, QWEN_POSITIVE, QWEN_NEGATIVE)
+    latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1328, height=1328, batch_size=1)
+    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=20, cfg=2.5,
+               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
+    g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/qwen_image")
+    g.note((XA, 620), (460, 470), _files_note((QWEN_UNET, QWEN_TE, QWEN_VAE)) + FLOW_SETTINGS +
+           "\n\nQwen-Image: ModelSamplingAuraFlow shift 3.1, cfg 2.5-4, 1328x1328 (or 1664x928, 928x1664).",
+           title="Read me: Qwen-Image with ER-SDE-Solver")
+    g.group("Prompt", pos, neg, latent)
+    g.group("ER-SDE auto, shift 3.1, cfg 2.5", ks, shift)
+    return g
+
+
 WORKFLOWS = (sd15_txt2img_ksampler, sd15_custom_advanced, sdxl_txt2img_ksampler_ersde, sdxl_two_pass,
-             sdxl_txt2img_ksampler_cfg_pp)
+             sdxl_txt2img_ksampler_cfg_pp, sd15_txt2img_ksampler_auto, sdxl_txt2img_ksampler_auto,
+             flux_dev_txt2img, sd35_txt2img, wan22_t2v, qwen_image_txt2img)
 
 
 def dumps(data: Any) -> str:

@@ -9,6 +9,7 @@ and in API requests: once released they never change. A new behaviour gets a new
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable, Iterable, NamedTuple
 
 import torch
@@ -23,6 +24,7 @@ class SamplerSpec(NamedTuple):
     order: int
     funcname: str    # the solver's function in k_diffusion_ext.SAMPLER_FUNCTIONS
     cfg_pp: bool = False  # CFG++: needs the host's unconditional prediction (see uncond_capture)
+    reads_guidance: bool = False  # hands the host's CFG scale to the solver (guidance_scale)
 
 
 # Released names: never rename, never reorder meanings.
@@ -39,6 +41,11 @@ CFG_PP_SAMPLERS: tuple[SamplerSpec, ...] = (
     SamplerSpec("ER-SDE-Solver 3 CFG++", ("er_sde_solver_3_cfg_pp",), 3, "sample_er_sde_solver_3", True),
 )
 CFG_PP_LABELS: tuple[str, ...] = tuple(spec.label for spec in CFG_PP_SAMPLERS)
+# Added in 0.3.0: order and scheme from the CFG scale the host applies and the step plan.
+AUTO_SAMPLERS: tuple[SamplerSpec, ...] = (
+    SamplerSpec("ER-SDE-Solver Auto", ("er_sde_solver_auto",), 3, "sample_er_sde_solver_auto", reads_guidance=True),
+)
+AUTO_LABELS: tuple[str, ...] = tuple(spec.label for spec in AUTO_SAMPLERS)
 
 # SamplerData options, read by the host's KDiffusionSampler / processing:
 #  scheduler       "Automatic" resolves to Karras (the paper samples on the EDM/Karras schedule)
@@ -67,7 +74,7 @@ def missing_specs(existing_labels: Iterable[str], cfg_pp: bool = False) -> list[
     """The entries not yet registered (dedup by label, so loading twice adds nothing); the
     CFG++ entries too when the host can hand over the unconditional prediction."""
     existing = set(existing_labels)
-    specs = SAMPLERS + (CFG_PP_SAMPLERS if cfg_pp else ())
+    specs = SAMPLERS + AUTO_SAMPLERS + (CFG_PP_SAMPLERS if cfg_pp else ())
     return [spec for spec in specs if spec.label not in existing]
 
 
@@ -209,14 +216,34 @@ def host_rng_noise(model: Any, x: torch.Tensor) -> Callable[[Any, Any], torch.Te
     return noise_sampler
 
 
+def _finite(value: Any) -> float | None:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def host_guidance_scale(model: Any, extra_args: dict | None) -> float | None:
+    """The CFG scale the WebUI's CFG denoiser (`model`) applies in this sampling pass; None where
+    it cannot be told. A1111, Forge and reForge hand the sampler ``extra_args["cond_scale"]``
+    (p.cfg_scale); in the hires pass Forge's and reForge's denoiser applies ``p.hr_cfg`` instead
+    (A1111 has no hires cfg and keeps cfg_scale)."""
+    p = getattr(model, "p", None)
+    if getattr(p, "is_hr_pass", False) is True and hasattr(p, "hr_cfg"):
+        return _finite(p.hr_cfg)
+    return _finite((extra_args or {}).get("cond_scale"))
+
+
 def make_sampler_function(solver_function: Callable[..., torch.Tensor], name: str,
-                          cfg_pp: bool = False) -> Callable[..., torch.Tensor]:
+                          cfg_pp: bool = False, reads_guidance: bool = False) -> Callable[..., torch.Tensor]:
     """The callable a WebUI's KDiffusionSampler runs for one entry.
 
     Its signature is what the host inspects: ``sigmas`` (the host passes its schedule),
     ``eta`` (the host's ancestral eta; 0 = the probability-flow ODE), ``s_noise``,
     ``noise_sampler`` (the host's Brownian noise when the entry has brownian_noise).
     No ``n`` / ``sigma_min`` parameters, so the host does not pass them.
+    reads_guidance: pass the host's CFG scale (host_guidance_scale) as ``guidance_scale``.
     """
 
     def sampler(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: torch.Tensor,
@@ -229,9 +256,10 @@ def make_sampler_function(solver_function: Callable[..., torch.Tensor], name: st
             sigmas, alphas = flow_schedule(sigmas)
         if noise_sampler is None:
             noise_sampler = host_rng_noise(model, x)
+        options = {"guidance_scale": host_guidance_scale(model, extra_args)} if reads_guidance else {}
         if not cfg_pp:
-            return solver_function(model, x, sigmas, extra_args, callback, disable,
-                                   eta=float(eta), s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas)
+            return solver_function(model, x, sigmas, extra_args, callback, disable, eta=float(eta),
+                                   s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas, **options)
         with UncondCapture(model) as capture:
             return solver_function(model, x, sigmas, extra_args, callback, disable, eta=float(eta),
                                    s_noise=float(s_noise), noise_sampler=noise_sampler, alphas=alphas,

@@ -14,14 +14,23 @@ Each solver order gets two rows, named the way SD.Next names its flow-matching v
 between them: ``create_sampler`` redirects "<name>" to "<name> FlowMatch" when the model's own
 scheduler is a flow scheduler, and ``DiffusionSampler`` sets ``prediction_type="flow_prediction"``
 for names containing "Flow". SD.Next's own "ER-SDE ..." rows (its port) are left as they are.
+
+"ER-SDE-Solver Auto" (and its FlowMatch row) runs the scheduler with scheme "auto", which needs the
+CFG scale the pipeline applies. A scheduler never sees the pipeline call, so the processing job in
+progress is tracked through SD.Next's before/after-process callbacks, and each time SD.Next builds
+the scheduler (per pass: update_sampler, the hires pass included) the row's ``guidance_scale`` is
+set from that job first (pipeline_guidance).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import inspect
+import math
 import sys
 import types
-from typing import Any, Iterable, NamedTuple
+import weakref
+from typing import Any, Callable, Iterable, NamedTuple
 
 MODULE_NAME = "er_sde_nodes_webui_sdnext"
 # The extension folder as a package under a unique name: ersde_diffusers imports its sibling
@@ -39,13 +48,14 @@ class Entry(NamedTuple):
     aliases: tuple  # names SD.Next's find_sampler also accepts
     order: int      # the scheduler's solver_order
     flow: bool      # the flow-matching row
+    auto: bool = False  # scheme "auto" with the job's CFG scale (glue.SamplerSpec.reads_guidance)
 
 
 def entries(specs: Iterable[Any]) -> list[Entry]:
-    """The rows for glue.SAMPLERS: each order for VP models, then each for flow models."""
+    """The rows for glue's specs: each for VP models, then each for flow models."""
     specs = list(specs)
-    return ([Entry(spec.label, tuple(spec.aliases), spec.order, False) for spec in specs]
-            + [Entry(spec.label + FLOW_SUFFIX, (), spec.order, True) for spec in specs])
+    return ([Entry(spec.label, tuple(spec.aliases), spec.order, False, spec.reads_guidance) for spec in specs]
+            + [Entry(spec.label + FLOW_SUFFIX, (), spec.order, True, spec.reads_guidance) for spec in specs])
 
 
 def scheduler_config(entry: Entry) -> dict[str, Any]:
@@ -70,7 +80,71 @@ def scheduler_config(entry: Entry) -> dict[str, Any]:
     }
     if entry.flow:
         config.update({"flow_shift": 1.0, "use_dynamic_shifting": False, "base_shift": 0.5, "max_shift": 1.15})
+    if entry.auto:
+        config.update({"scheme": "auto", "guidance_scale": None})  # set per pass (auto_constructor)
     return config
+
+
+# The processing job in progress (a weak reference: the job owns its images), set and cleared by
+# SD.Next's before/after-process callbacks (track_jobs).
+_job: list[Callable[[], Any] | None] = [None]
+
+
+def _started(p: Any) -> None:
+    _job[0] = weakref.ref(p)
+
+
+def _ended(p: Any) -> None:
+    _job[0] = None
+
+
+def track_jobs() -> None:
+    """Follow SD.Next's processing jobs; once per interpreter (a reloaded script adds nothing)."""
+    from modules import script_callbacks
+    registered = [c.callback for c in script_callbacks.callback_map.get("callbacks_before_process", [])]
+    if not any(getattr(c, "__qualname__", None) == _started.__qualname__ and getattr(c, "__module__", None) == __name__
+               for c in registered):
+        script_callbacks.on_before_process(_started)
+        script_callbacks.on_after_process(_ended)
+
+
+def current_job() -> Any:
+    return _job[0]() if _job[0] is not None else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def pipeline_guidance(p: Any, pipeline: Any) -> float | None:
+    """The classifier-free guidance scale SD.Next's call of `pipeline` applies for job `p` (None: unknown).
+
+    processing_diffusers hands the pipeline ``guidance_scale = p.cfg_scale`` (in the hires pass
+    ``p.cfg_image`` where set) and ``true_cfg_scale = p.cfg_true``. Pipelines that take
+    ``true_cfg_scale`` (Flux, Qwen-Image) apply CFG with that one only (above 1), their
+    ``guidance_scale`` being a distilled-guidance input; SD.Next forces distilled models to 1."""
+    if p is None or pipeline is None:
+        return None
+    try:
+        parameters = inspect.signature(type(pipeline).__call__).parameters
+    except (TypeError, ValueError):
+        return None
+    if getattr(getattr(pipeline, "config", None), "is_distilled", False):
+        return 1.0
+    if "true_cfg_scale" in parameters:
+        true_cfg = _number(getattr(p, "cfg_true", None))
+        return true_cfg if true_cfg is not None and true_cfg > 1 else 1.0
+    if "guidance_scale" not in parameters:
+        return None
+    scale = _number(getattr(p, "cfg_scale", None))
+    image_scale = _number(getattr(p, "cfg_image", None))
+    if getattr(p, "is_hr_pass", False) and image_scale is not None and image_scale > -1:
+        scale = image_scale
+    if scale is None or scale <= -1:
+        return None  # SD.Next then leaves the pipeline's default
+    return max(scale, 1.0)  # at or below 1 the pipelines skip the unconditional pass
 
 
 def load_scheduler_class(extension_root: str, solver: types.ModuleType) -> type:
@@ -115,11 +189,15 @@ def register_samplers(scheduler_class: type, specs: Iterable[Any]) -> list[str]:
     if not new:
         return []
 
-    def constructor(label: str):
-        return lambda model: sd_samplers_diffusers.DiffusionSampler(label, scheduler_class, model)
+    def constructor(entry: Entry):
+        def build(model: Any) -> Any:
+            if entry.auto:  # DiffusionSampler reads the row now: the guidance of the pass being prepared
+                sd_samplers_diffusers.config[entry.label]["guidance_scale"] = pipeline_guidance(current_job(), model)
+            return sd_samplers_diffusers.DiffusionSampler(entry.label, scheduler_class, model)
+        return build
 
     rows = [SamplerData(SEPARATOR, None, [], {})] if SEPARATOR not in listed else []
-    rows += [SamplerData(entry.label, constructor(entry.label), list(entry.aliases), {}) for entry in new]
+    rows += [SamplerData(entry.label, constructor(entry), list(entry.aliases), {}) for entry in new]
     for entry in new:
         sd_samplers_diffusers.config[entry.label] = scheduler_config(entry)
     _insert(sd_samplers_diffusers.samplers_data_diffusers, rows)

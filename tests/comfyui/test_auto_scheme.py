@@ -50,3 +50,21 @@ def test_auto_with_cfg_pp_or_a_dual_cfg_guider_is_the_corrected_scheme(host, tin
     plain = comfy.samplers.CFGGuider(model)
     plain.set_cfg(4.5)
     assert host.ersde.sampling.host_guidance_scale(comfy.samplers.KSamplerX0Inpaint(plain, None)) == 4.5
+
+
+def test_er_sde_solver_auto_in_the_stock_ksampler_is_scheme_auto_with_the_ksamplers_cfg(host, tiny_models, conds):
+    """The dropdown name through ComfyUI's own KSampler path (comfy.sample.sample by sampler name)
+    samples exactly as the nodes' scheme "auto" at order 3 with the same cfg: the cfg the KSampler
+    applies reaches the policy, and different cfgs pick different variants."""
+    import comfy.sample
+    model = tiny_models["eps"]
+    latent = torch.zeros(1, 4, 8, 8)
+    noise = comfy.sample.prepare_noise(latent, 9)
+    by_name = {}
+    for cfg in (1.0, 7.0):
+        by_name[cfg] = comfy.sample.sample(model, noise, STEPS, cfg, "er_sde_solver_auto", "karras", conds[0],
+                                           conds[1], latent, disable_pbar=True, seed=9)
+        assert torch.equal(by_name[cfg], _sample(host, model, conds, cfg, scheme="auto")), \
+            f"er_sde_solver_auto at cfg {cfg} is not scheme auto at that cfg"
+    assert not torch.equal(by_name[1.0], _sample(host, model, conds, 1.0, scheme="auto", order=1))
+    assert not torch.equal(by_name[7.0], _sample(host, model, conds, 7.0, scheme="corrected"))

@@ -6,7 +6,8 @@ import asyncio
 import pytest
 
 NAMES = ["er_sde_solver_1", "er_sde_solver_2", "er_sde_solver_3",
-         "er_sde_solver_1_cfg_pp", "er_sde_solver_2_cfg_pp", "er_sde_solver_3_cfg_pp"]
+         "er_sde_solver_1_cfg_pp", "er_sde_solver_2_cfg_pp", "er_sde_solver_3_cfg_pp",
+         "er_sde_solver_auto"]  # added in 0.3.0
 
 
 def test_sampler_names_in_ksampler_ksampleradvanced_and_ksamplerselect_dropdowns(host):

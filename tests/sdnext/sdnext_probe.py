@@ -92,6 +92,7 @@ def _load():
     scripts_manager.load_scripts()  # every script of SD.Next and its extensions, as webui.initialize() runs it
     STATE["after_first"] = _names(sd_samplers.all_samplers)
     module = sys.modules.get("er_sde_nodes_webui_sdnext")
+    STATE["sdnext_adapter"] = module
     scheduler_module = sys.modules.get("er_sde_nodes_webui_package.ersde_diffusers.scheduler")
     return {"extension_listed": ours, "added": [n for n in STATE["after_first"] if n not in STATE["builtin"]],
             "sdnext_module": getattr(module, "__file__", None),
@@ -300,6 +301,36 @@ def _settings():
                   schedulers_timestep_spacing="trailing", schedulers_prediction_type="v_prediction")
     run.pop("image")
     return run
+
+
+AUTO_LABEL = "ER-SDE-Solver Auto"
+
+
+@check("auto_reads_the_job_cfg")
+def _auto():
+    """ER-SDE-Solver Auto through process_images at cfg 1.5 and 7: the scheduler SD.Next built holds
+    the job's CFG scale (scheme "auto" reads it: tests/diffusers checks that against sample_er_sde);
+    outside a job the scale is unknown."""
+    from modules import sd_samplers, shared
+    out = {}
+    for cfg in (1.5, 7.0):
+        run = txt2img(AUTO_LABEL, seed=4, steps=6, cfg_scale=cfg)
+        run.pop("image")
+        out[str(cfg)] = run
+    scheduler = sd_samplers.create_sampler(AUTO_LABEL, shared.sd_model)  # no job in progress
+    out["outside_a_job"] = scheduler.config.get("guidance_scale", "missing")
+    out["flux_pipeline"] = STATE["sdnext_adapter"].pipeline_guidance(
+        types_p(cfg_scale=7.0, cfg_true=-1), tiny_flux_pipeline())
+    out["flux_pipeline_true_cfg"] = STATE["sdnext_adapter"].pipeline_guidance(
+        types_p(cfg_scale=3.5, cfg_true=4.0), tiny_flux_pipeline())
+    out["hires_pass"] = STATE["sdnext_adapter"].pipeline_guidance(
+        types_p(cfg_scale=7.0, cfg_image=4.0, is_hr_pass=True), shared.sd_model)
+    return out
+
+
+def types_p(**values):
+    import types
+    return types.SimpleNamespace(**values)
 
 
 @check("flow_model")

@@ -19,7 +19,7 @@ from webui_hosts import GLUE, ROOT, load_by_path, result, run_probe
 SDNEXT_DIR = os.environ.get("SDNEXT_DIR")
 PROBE = Path(__file__).with_name("sdnext_probe.py")
 SDNEXT = load_by_path("ersde_test_sdnext_adapter", "scripts/ersde_webui/sdnext.py")
-ENTRIES = SDNEXT.entries(GLUE.SAMPLERS)
+ENTRIES = SDNEXT.entries(GLUE.SAMPLERS + GLUE.AUTO_SAMPLERS)
 LABELS = [entry.label for entry in ENTRIES]
 VP = [entry for entry in ENTRIES if not entry.flow]
 OURS = "er_sde_nodes_webui_package.ersde_diffusers.scheduler.ERSDESolverScheduler"
@@ -95,6 +95,7 @@ def test_txt2img_through_process_images_builds_our_scheduler_and_finite_image(pr
     run = result(probe, "txt2img_through_process_images")[entry.label]
     assert run["scheduler"] == OURS, f"SD.Next sampled with {run['scheduler']}"
     assert run["solver_order"] == entry.order
+    assert run["config"]["scheme"] == ("auto" if entry.auto else "corrected")
     assert run["config"]["prediction_type"] == "epsilon" and run["config"]["beta_schedule"] == "scaled_linear"
     assert run["steps_run"] == 4 and run["finite"] and run["pipelines"] == ["StableDiffusionPipeline"]
     assert run["image_size"] == [32, 32] and run["image_std"] > 0
@@ -145,3 +146,21 @@ def test_flow_shift_settings_reach_our_scheduler(probe):
     assert run["scheduler"] == OURS and run["name"] == LABELS[2] + SDNEXT.FLOW_SUFFIX
     assert run["config"]["flow_shift"] == 5.0 and run["config"]["use_dynamic_shifting"] is True
     assert run["steps_run"] == 4 and run["finite"]  # FluxPipeline's mu reaches set_timesteps
+
+
+def test_auto_entry_gets_the_cfg_of_the_job_sdnext_runs(probe):
+    auto = result(probe, "auto_reads_the_job_cfg")
+    for cfg in ("1.5", "7.0"):
+        run = auto[cfg]
+        assert run["scheduler"] == OURS and run["config"]["scheme"] == "auto"
+        assert run["config"]["guidance_scale"] == float(cfg), "the job's cfg_scale did not reach the scheduler"
+        assert run["steps_run"] == 6 and run["finite"]
+        assert "Sampler: ER-SDE-Solver Auto," in run["infotext"]
+    assert auto["outside_a_job"] is None  # no job in progress: unknown, never a stale job's scale
+
+
+def test_auto_entry_reads_flux_true_cfg_and_the_hires_pass_scale(probe):
+    auto = result(probe, "auto_reads_the_job_cfg")
+    assert auto["flux_pipeline"] == 1.0  # FluxPipeline's guidance_scale is distilled guidance, not CFG
+    assert auto["flux_pipeline_true_cfg"] == 4.0  # its true_cfg_scale is
+    assert auto["hires_pass"] == 4.0  # SD.Next's hires pass hands the pipeline cfg_image where set

@@ -388,6 +388,25 @@ def _txt2img_each():
     return out
 
 
+@check("auto_reads_cond_scale")
+def _auto():
+    """ER-SDE-Solver Auto through the txt2img API at cfg 1.5 and 7, and with a hires pass (reForge:
+    with its own hires cfg 2): the policy gets the scale the host's CFG denoiser applies in each pass."""
+    from probe_checks import AutoChoices
+    glue = sys.modules["er_sde_nodes_webui_glue"]
+    out = {}
+    for cfg in (1.5, 7.0):
+        with AutoChoices(glue.SOLVER_MODULE_NAME) as choices:
+            run = txt2img("ER-SDE-Solver Auto", extra={"cfg_scale": cfg})
+        out[str(cfg)] = {"calls": choices.calls, **_summary(run)}
+    hires = {"enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.5,
+             "hr_second_pass_steps": 4, "hr_sampler_name": "ER-SDE-Solver Auto", "cfg_scale": 7.0, "hr_cfg": 2.0}
+    with AutoChoices(glue.SOLVER_MODULE_NAME) as choices:
+        run = txt2img("ER-SDE-Solver Auto", extra=hires)
+    out["hires"] = {"calls": choices.calls, **_summary(run)}
+    return out
+
+
 @check("txt2img_by_alias")
 def _alias():
     """An alias as API sampler_name, ours and a built-in one: the host must treat them alike."""

@@ -145,7 +145,7 @@ def make_sd_model(flow: bool):
     return sd_model
 
 
-def sample(label: str, seeds: list[int], *, flow: bool = False, steps: int = 6):
+def sample(label: str, seeds: list[int], *, flow: bool = False, steps: int = 6, cfg_scale: float = 3.0):
     import torch
     from modules import processing, prompt_parser, rng, sd_samplers, shared
 
@@ -153,7 +153,7 @@ def sample(label: str, seeds: list[int], *, flow: bool = False, steps: int = 6):
     shared.sd_model = sd_model
     p = processing.StableDiffusionProcessingTxt2Img(
         sd_model=sd_model, prompt="a", negative_prompt="", sampler_name=label, scheduler="Automatic",
-        steps=steps, cfg_scale=3.0, width=16, height=16, batch_size=len(seeds), n_iter=1, seed=seeds[0],
+        steps=steps, cfg_scale=cfg_scale, width=16, height=16, batch_size=len(seeds), n_iter=1, seed=seeds[0],
         do_not_save_samples=True, do_not_save_grid=True)
     p.fill_fields_from_opts()
     p.seeds = p.all_seeds = list(seeds)
@@ -214,6 +214,22 @@ def _flow():
             "detected_flow": glue.is_flow_prediction(prediction_type, class_names),
             "host_first_sigma": float(sampler.get_sigmas(p, 6)[0]), "model_sigmas": sigmas_seen,
             "std": float(out.std())}
+
+
+@check("auto_reads_cond_scale")
+def _auto():
+    """ER-SDE-Solver Auto through the host's KDiffusionSampler at cfg 1.5 and 7: the policy gets
+    the cfg_scale the host's CFG denoiser applies (extra_args["cond_scale"])."""
+    import torch
+    from probe_checks import AutoChoices
+    glue = sys.modules["er_sde_nodes_webui_glue"]
+    out = {}
+    for cfg in (1.5, 7.0):
+        with AutoChoices(glue.SOLVER_MODULE_NAME) as choices:
+            result, sampler, p = sample("ER-SDE-Solver Auto", [11], cfg_scale=cfg)
+        out[str(cfg)] = {"calls": choices.calls, "finite": bool(torch.isfinite(result).all()),
+                         "model_calls": int(sampler.model_wrap_cfg.step)}
+    return out
 
 
 @check("cfg_pp")

@@ -30,3 +30,28 @@ def report() -> None:
     """The last line of stdout: ERSDE_PROBE_RESULT {check name: {"ok", "detail", "seconds"}}."""
     print("\nERSDE_PROBE_RESULT " + json.dumps(RESULTS, default=repr), flush=True)
     sys.stdout.flush()
+
+
+class AutoChoices:
+    """While active, records every call of the solver's auto policy (coefficients.auto_choice) in
+    the copy of k_diffusion_ext the extension loaded: (guidance_scale, noise_shares, order) and
+    what it chose, so a probe can show which cfg a host handed the policy."""
+
+    def __init__(self, solver_module_name: str):
+        self.coefficients = sys.modules[solver_module_name + ".coefficients"]
+        self.calls: list[dict] = []
+
+    def __enter__(self) -> "AutoChoices":
+        self.original = original = self.coefficients.auto_choice
+
+        def recording(guidance_scale, noise_shares, order):
+            chosen = original(guidance_scale, noise_shares, order)
+            self.calls.append({"guidance_scale": guidance_scale, "noise_shares": list(noise_shares),
+                               "order": order, "chosen": list(chosen)})
+            return chosen
+
+        self.coefficients.auto_choice = recording
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.coefficients.auto_choice = self.original

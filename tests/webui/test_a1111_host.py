@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from webui_hosts import GLUE, LABELS, SPECS, require_host, result, run_probe
+from webui_hosts import GLUE, LABELS, SPECS, assert_policy_got, require_host, result, run_probe
 
 # A1111 1.10+ and reForge hand samplers the unconditional prediction: the CFG++ entries are listed
 # and sampled too
@@ -165,3 +165,15 @@ def test_setting_the_solver_refuses_fails_the_request_with_its_reason_and_the_we
     assert bad["bad_status"] == 500, bad
     assert "eta must be a finite number >= 0" in bad["bad_body"], bad["bad_body"]
     assert bad["after"]["finite"] and f"Sampler: {LABELS[0]}," in bad["after"]["infotexts"][0]
+
+
+def test_auto_entry_hands_the_hosts_cfg_scale_to_the_policy_in_each_pass(probe):
+    auto = result(probe, "auto_reads_cond_scale")
+    weak, strong = assert_policy_got(auto["1.5"], 1.5), assert_policy_got(auto["7.0"], 7.0)
+    assert weak != strong, "cfg 1.5 and 7 sampled alike: the cfg did not reach the policy"
+    # the hires pass at cfg 7: reForge's CFG applies its hires cfg (2) there, A1111 keeps cfg_scale
+    hires_cfg = 2.0 if result(probe, "scratch_prepared")["flavor"] == "reforge" else 7.0
+    choices = assert_policy_got({"calls": auto["hires"]["calls"][1:]}, hires_cfg)
+    assert_policy_got({"calls": auto["hires"]["calls"][:1]}, 7.0)
+    assert choices and all(run["finite"] for run in auto.values())
+    assert "Hires" in auto["hires"]["infotexts"][0] and "Sampler: ER-SDE-Solver Auto," in auto["hires"]["infotexts"][0]

@@ -36,9 +36,44 @@ def test_released_labels_and_aliases_never_change(glue):
     ]
 
 
+def test_auto_entry_label_alias_and_function(glue):
+    assert [(s.label, s.aliases, s.order, s.funcname, s.reads_guidance) for s in glue.AUTO_SAMPLERS] == [
+        ("ER-SDE-Solver Auto", ("er_sde_solver_auto",), 3, "sample_er_sde_solver_auto", True)]
+    assert not any(s.reads_guidance for s in glue.SAMPLERS + glue.CFG_PP_SAMPLERS)
+
+
 def test_every_funcname_exists_in_the_solver(glue):
     from k_diffusion_ext import SAMPLER_FUNCTIONS
-    assert {s.funcname for s in glue.SAMPLERS} <= set(SAMPLER_FUNCTIONS)
+    assert {s.funcname for s in glue.SAMPLERS + glue.AUTO_SAMPLERS} <= set(SAMPLER_FUNCTIONS)
+
+
+@pytest.mark.parametrize("p, extra_args, expected", [
+    (None, {"cond_scale": 7.0}, 7.0),                                               # A1111 / Forge first pass
+    (types.SimpleNamespace(is_hr_pass=False, hr_cfg=2.0), {"cond_scale": 7}, 7.0),
+    (types.SimpleNamespace(is_hr_pass=True, hr_cfg=2.0), {"cond_scale": 7.0}, 2.0),  # Forge / reForge hires pass
+    (types.SimpleNamespace(is_hr_pass=True), {"cond_scale": 7.0}, 7.0),              # A1111 hires: no hr_cfg
+    (None, {"cond_scale": torch.tensor(4.5)}, 4.5),
+    (None, {}, None), (None, None, None), (None, {"cond_scale": float("nan")}, None),
+    (None, {"cond_scale": "7"}, None), (None, {"cond_scale": True}, None),
+])
+def test_host_guidance_scale_is_what_the_hosts_cfg_denoiser_applies(glue, p, extra_args, expected):
+    model = types.SimpleNamespace(p=p) if p is not None else object()
+    assert glue.host_guidance_scale(model, extra_args) == expected
+
+
+def test_auto_entry_function_hands_cond_scale_to_the_solver(glue):
+    from k_diffusion_ext import SAMPLER_FUNCTIONS, sample_er_sde
+    from k_diffusion_ext.analytic import gaussian_denoiser, karras_sigmas
+    model = gaussian_denoiser(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    x = torch.randn(2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 14
+    fn = glue.make_sampler_function(SAMPLER_FUNCTIONS["sample_er_sde_solver_auto"], "f", reads_guidance=True)
+    noise = lambda s, t: torch.ones_like(x)  # noqa: E731
+    out = {g: fn(model, x, karras_sigmas(10), {"cond_scale": g}, None, True, noise_sampler=noise) for g in (1.0, 7.0)}
+    for g, got in out.items():
+        want = sample_er_sde(model, x, karras_sigmas(10), {"cond_scale": g}, disable=True, scheme="auto",
+                             guidance_scale=g, noise_sampler=noise)
+        assert torch.equal(got, want)
+    assert not torch.equal(out[1.0], out[7.0])
 
 
 def test_options_are_karras_brownian_ensd_and_fresh_per_entry(glue):
@@ -49,9 +84,10 @@ def test_options_are_karras_brownian_ensd_and_fresh_per_entry(glue):
 
 
 def test_missing_specs_deduplicates_by_label(glue):
-    assert [s.label for s in glue.missing_specs(["Euler"])] == list(glue.LABELS)
-    assert [s.label for s in glue.missing_specs(["ER-SDE-Solver 2", "Euler"])] == ["ER-SDE-Solver 1", "ER-SDE-Solver 3"]
-    assert glue.missing_specs(glue.LABELS) == []
+    assert [s.label for s in glue.missing_specs(["Euler"])] == list(glue.LABELS + glue.AUTO_LABELS)
+    assert [s.label for s in glue.missing_specs(["ER-SDE-Solver 2", "Euler"])] == [
+        "ER-SDE-Solver 1", "ER-SDE-Solver 3", "ER-SDE-Solver Auto"]
+    assert glue.missing_specs(glue.LABELS + glue.AUTO_LABELS) == []
 
 
 @pytest.mark.parametrize("prediction_type, classes, expected", [
@@ -201,9 +237,10 @@ def test_cfg_pp_labels_and_aliases(glue):
         ("ER-SDE-Solver 2 CFG++", ("er_sde_solver_2_cfg_pp",), 2, "sample_er_sde_solver_2", True),
         ("ER-SDE-Solver 3 CFG++", ("er_sde_solver_3_cfg_pp",), 3, "sample_er_sde_solver_3", True),
     ]
-    assert glue.missing_specs([]) == list(glue.SAMPLERS), "CFG++ listed on a host that cannot hand over uncond"
+    assert glue.missing_specs([]) == list(glue.SAMPLERS + glue.AUTO_SAMPLERS), \
+        "CFG++ listed on a host that cannot hand over uncond"
     assert [s.label for s in glue.missing_specs(["ER-SDE-Solver 1"], cfg_pp=True)] == [
-        "ER-SDE-Solver 2", "ER-SDE-Solver 3", *glue.CFG_PP_LABELS]
+        "ER-SDE-Solver 2", "ER-SDE-Solver 3", "ER-SDE-Solver Auto", *glue.CFG_PP_LABELS]
 
 
 class _GuidedPair:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from webui_hosts import GLUE, LABELS, SPECS, require_host, result, run_probe
+from webui_hosts import GLUE, LABELS, SPECS, assert_policy_got, require_host, result, run_probe
 # Forge and reForge hand samplers the unconditional prediction, so they list the CFG++ entries too
 CFG_PP_LABELS = list(GLUE.CFG_PP_LABELS)
 PROBE = Path(__file__).with_name("host_probe.py")
@@ -97,3 +97,11 @@ def test_cfg_pp_gets_the_unconditional_prediction_through_the_hosts_cfg(probe):
     assert run["uncond_given"], "the host's CFG handed over no unconditional prediction"
     assert run["max_diff_to_plain"] > 1e-4, "CFG++ gave the plain CFG result"
     assert run["options_restored"], "the Forge unet's model_options still hold the CFG++ hook"
+
+
+def test_auto_entry_hands_the_hosts_cfg_scale_to_the_policy(probe):
+    auto = result(probe, "auto_reads_cond_scale")
+    weak, strong = assert_policy_got(auto["1.5"], 1.5), assert_policy_got(auto["7.0"], 7.0)
+    assert weak != strong, "cfg 1.5 and 7 sampled alike: the cfg did not reach the policy"
+    for run in auto.values():
+        assert run["finite"] and run["model_calls"] == 6

@@ -1,7 +1,7 @@
 """What the WebUI host tests share: the labels under test, the host's flavour, the skip rule.
 
-LABELS are every entry the extension registers (scripts/ersde_webui/glue.py SAMPLERS), so a new
-sampler entry is covered by the host tests without editing them.
+LABELS are every entry the extension registers on every host (scripts/ersde_webui/glue.py SAMPLERS and
+AUTO_SAMPLERS), so a new sampler entry is covered by the host tests without editing them.
 """
 from __future__ import annotations
 
@@ -26,8 +26,21 @@ def load_by_path(name: str, relative: str):
 
 
 GLUE = load_by_path("ersde_test_webui_hosts_glue", "scripts/ersde_webui/glue.py")
-LABELS: list[str] = list(GLUE.LABELS)
-SPECS = {spec.label: spec for spec in GLUE.SAMPLERS + GLUE.CFG_PP_SAMPLERS}
+LABELS: list[str] = list(GLUE.LABELS) + list(GLUE.AUTO_LABELS)
+SPECS = {spec.label: spec for spec in GLUE.SAMPLERS + GLUE.AUTO_SAMPLERS + GLUE.CFG_PP_SAMPLERS}
+
+
+def assert_policy_got(run: dict, guidance: float, passes: int = 1) -> list:
+    """`run` (a probe's AutoChoices record of one generation) handed the auto policy `guidance` in
+    each of its `passes` sampling passes, and the policy chose what the library's auto_choice
+    chooses for it; returns the choices."""
+    from k_diffusion_ext import auto_choice
+    calls = run["calls"]
+    assert len(calls) == passes, f"the auto policy ran {len(calls)} times, expected {passes}"
+    for call in calls:
+        assert call["guidance_scale"] == guidance, f"the policy got cfg {call['guidance_scale']}, the host applied {guidance}"
+        assert call["chosen"] == list(auto_choice(guidance, call["noise_shares"], call["order"]))
+    return [call["chosen"] for call in calls]
 
 
 def flavor(webui_dir: str | None) -> str | None:

@@ -68,20 +68,45 @@ def host(tmp_path_factory):
 
 
 CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors")
+# The model-file inputs of ComfyUI's loaders and the folder_paths folder each lists.
+MODEL_FILE_INPUTS = {
+    "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
+    "UNETLoader": {"unet_name": "diffusion_models"},
+    "CLIPLoader": {"clip_name": "text_encoders"},
+    "DualCLIPLoader": {"clip_name1": "text_encoders", "clip_name2": "text_encoders"},
+    "VAELoader": {"vae_name": "vae"},
+}
+
+
+def model_files(prompt: dict) -> set[tuple[str, str]]:
+    """(folder, file name) of every model file an API prompt loads."""
+    out = set()
+    for node in prompt.values():
+        for name, folder in MODEL_FILE_INPUTS.get(node["class_type"], {}).items():
+            out.add((folder, node["inputs"][name]))
+    return out
 
 
 @pytest.fixture(scope="session")
 def checkpoints(host, tmp_path_factory):
-    """Empty files named like the workflows' checkpoints, in a checkpoints folder registered with
-    folder_paths: validate_prompt checks ckpt_name against folder_paths' file list."""
+    """Empty files named like the workflows' model files (checkpoints, diffusion models, text
+    encoders, VAEs), in folders registered with folder_paths: validate_prompt checks each loader's
+    file name against folder_paths' file list."""
     import folder_paths
-    folder = tmp_path_factory.mktemp("checkpoints")
-    for name in CHECKPOINTS:
-        (folder / name).touch()
-    folder_paths.add_model_folder_path("checkpoints", str(folder))
-    listed = folder_paths.get_filename_list("checkpoints")
-    assert all(n in listed for n in CHECKPOINTS), f"placeholder checkpoints not listed: {listed}"
-    return folder
+    root = tmp_path_factory.mktemp("models")
+    wanted = {("checkpoints", n) for n in CHECKPOINTS}
+    for path in sorted((WORKFLOWS / "api").glob("*.json")) + frozen_files():
+        data = load(path)
+        if not is_ui_format(data):
+            wanted |= model_files(data)
+    for folder, name in sorted(wanted):
+        (root / folder).mkdir(exist_ok=True)
+        (root / folder / name).touch()
+    for folder in {f for f, _ in wanted}:
+        folder_paths.add_model_folder_path(folder, str(root / folder))
+    missing = sorted((f, n) for f, n in wanted if n not in folder_paths.get_filename_list(f))
+    assert not missing, f"placeholder model files not listed: {missing}"
+    return root / "checkpoints"
 
 
 def load(path: Path) -> Any:

@@ -62,7 +62,7 @@ def test_node_types_and_sampler_names_used_exist_in_comfyui(host, node_classes, 
     assert used <= set(comfy.samplers.KSampler.SAMPLERS)
     if "KSampler\"" in text:
         ks = node_classes["KSampler"].INPUT_TYPES()["required"]["sampler_name"][0]
-        for name in {"er_sde_solver_1", "er_sde_solver_2", "er_sde_solver_3"} & set(text.split('"')):
+        for name in set(host.ersde.names.SAMPLER_NAMES) & set(text.split('"')):
             assert name in ks, f"{name} is not in the KSampler's dropdown"
 
 

@@ -34,8 +34,11 @@ def test_every_json_in_workflows_and_api_comes_from_build_py():
     assert shipped == made, f"files build.py does not make: {sorted(map(str, shipped - made))}"
 
 
-def test_the_five_workflows_are_shipped():
-    assert len(UI_FILES) == 5
+def test_no_released_workflow_is_withdrawn():
+    """Every workflow a release shipped (its frozen copy in tests/workflows/frozen/<version>/) is
+    still in workflows/: users' links and the template browser point at them."""
+    released = {p.name for p in (Path(__file__).resolve().parent / "frozen").glob("*/*.json")}
+    assert released <= {p.name for p in UI_FILES}, sorted(released - {p.name for p in UI_FILES})
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=[p.stem for p in UI_FILES])
@@ -59,4 +62,28 @@ def test_ui_workflow_is_litegraph_version_0_4_with_consistent_links(path):
         target = nodes[dst]["inputs"][dst_slot]
         assert target["link"] == link_id and target["type"] == type_ == nodes[src]["outputs"][src_slot]["type"]
     notes = [n for n in ui["nodes"] if n["type"] in ("Note", "MarkdownNote")]
-    assert notes and "checkpoints" in notes[0]["widgets_values"][0], f"{path.name}: no note on what to download"
+    assert notes and "models/" in notes[0]["widgets_values"][0], f"{path.name}: no note on what to download"
+
+
+LOADERS = {"CheckpointLoaderSimple": "checkpoints", "UNETLoader": "diffusion_models", "CLIPLoader": "text_encoders",
+           "DualCLIPLoader": "text_encoders", "VAELoader": "vae"}
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=[p.stem for p in UI_FILES])
+def test_note_says_where_each_model_file_goes_and_the_loader_offers_its_download(path):
+    """Every file a loader node names is in the note with its models/ folder and a https URL,
+    and in the loader's "models" property (the frontend's download offer) with the same folder."""
+    ui = json.loads(path.read_text(encoding="utf-8"))
+    note = next(n for n in ui["nodes"] if n["type"] in ("Note", "MarkdownNote"))["widgets_values"][0]
+    for node in ui["nodes"]:
+        if node["type"] not in LOADERS:
+            continue
+        folder = LOADERS[node["type"]]
+        files = [v for v in node["widgets_values"] if isinstance(v, str) and v.endswith(".safetensors")]
+        assert files, f"{path.name} #{node['id']} {node['type']}: names no model file"
+        offered = {m["name"]: m for m in node["properties"].get("models", [])}
+        for name in files:
+            assert name in note and f"models/{folder}/" in note, f"{path.name}: the note does not say where {name} goes"
+            assert name in offered, f"{path.name} #{node['id']}: no download entry for {name}"
+            assert offered[name]["directory"] == folder and offered[name]["url"].startswith("https://"), offered[name]
+            assert offered[name]["url"].split("?")[0].endswith("/" + name), f"{name}: the URL names another file"
