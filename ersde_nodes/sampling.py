@@ -60,7 +60,25 @@ def _noise_sampler(noise_type: str, x: torch.Tensor, sigmas: torch.Tensor, seed:
         if not 0.0 < sigma_min < sigma_max:
             return None  # no step between two positive sigmas: no noise is drawn
         return solver.brownian_noise_sampler(x, sigma_min, sigma_max, seed)
+    if noise_type == names.NOISE_COMFYUI:
+        return comfyui_noise_sampler(x, seed)
     raise ERSDEInputError(f"unknown {names.IN_NOISE_TYPE} {noise_type!r}: pick one of {', '.join(names.NOISE_TYPES)}.")
+
+
+def comfyui_noise_sampler(x: torch.Tensor, seed: int | None) -> Callable[[Any, Any], torch.Tensor]:
+    """ComfyUI's own step noise, drawn as its built-in er_sde draws it (comfy.k_diffusion.sampling's
+    default_noise_sampler): one torch generator on x's device seeded with the seed, each call a
+    standard normal of the whole batch's shape. Image i of a batch therefore depends on the batch
+    size, and the numbers depend on the device (CPU and CUDA generators differ), as with er_sde.
+    Without a seed the global generator draws, as ComfyUI does."""
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=x.device)
+        generator.manual_seed(seed)
+
+    def noise_sampler(sigma: Any, sigma_next: Any) -> torch.Tensor:
+        return torch.randn(x.size(), dtype=x.dtype, layout=x.layout, device=x.device, generator=generator)
+    return noise_sampler
 
 
 @torch.no_grad()
@@ -73,7 +91,8 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
 
     Flow models (CONST) run with alpha = 1 - sigma and a first sigma of 1 moved just below 1;
     every other model type runs VE-scaled (alpha = 1). The noise is per-batch-item seeded
-    from extra_args["seed"] ("gaussian") or a Brownian path per item ("brownian");
+    from extra_args["seed"] ("gaussian"), a Brownian path per item ("brownian"), or ComfyUI's
+    whole-batch generator seeded with extra_args["seed"] as its er_sde draws it ("comfyui");
     an explicit noise_sampler wins over noise_type. cfg_pp: CFG++, with the unconditional
     prediction taken from ComfyUI's CFG through a post-CFG function, as ComfyUI's own
     *_cfg_pp samplers do (which also computes it at cfg 1)."""

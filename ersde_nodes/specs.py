@@ -73,7 +73,11 @@ def er_sde_inputs() -> list[InputSpec]:
         InputSpec(names.IN_NOISE_TYPE, "COMBO",
                   "gaussian: fresh Gaussian noise each step, drawn per image from the seed (image i of a batch "
                   "equals a batch-of-one run with seed + i). brownian: one Brownian path per image, so a different "
-                  "step count keeps a similar image. Both are computed on the latent's device, the same on every device.",
+                  "step count keeps a similar image. Both are computed on the latent's device, the same on every device. "
+                  "comfyui: ComfyUI's own noise, drawn for the whole batch as its er_sde sampler draws it (it depends on "
+                  "the batch size and the device): with scheme reference, order 3, noise_scale paper_default and eta 1 "
+                  "the image is stock KSampler's er_sde at the same seed, steps, cfg, scheduler and denoise, up to "
+                  "er_sde's numerical integration (about 1e-4 to 1e-3 of the latent's range).",
                   default=names.NOISE_GAUSSIAN, options=names.NOISE_TYPES),
         InputSpec(names.IN_SCHEME, "COMBO",
                   "corrected: exact integrals and a corrected derivative estimate, so order 3 is truly third order. "

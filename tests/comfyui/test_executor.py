@@ -120,13 +120,62 @@ def test_ksampler_er_sde_node_equals_stock_ksampler_with_er_sde_solver_3(host, g
     assert torch.equal(ours, stock), "KSampler (ER-SDE) and KSampler + er_sde_solver_3 disagree"
 
 
-@pytest.mark.parametrize("noise_type", ["gaussian", "brownian"])
+@pytest.mark.parametrize("noise_type", ["gaussian", "brownian", "comfyui"])
 def test_er_sde_sampler_node_feeds_sampler_custom(host, graph_nodes, node_style, noise_type):
     prompt = base() | {"5": {"class_type": "ERSDESolverSampler", "inputs": ER_SDE | {"noise_type": noise_type}}} \
         | sampler_custom(["5", 0]) | capture("8", "7")
     messages = execute(host, prompt)
     assert "execution_success" in messages, messages.get("execution_error")
     assert torch.isfinite(graph_nodes["8"]).all()
+
+
+# 10 karras steps, cfg 3, seed 21, batch 2: test_parity's runs, so its measured differences and bounds hold here
+PARITY = {"seed": 21, "steps": 10, "cfg": 3.0, "scheduler": "karras"}
+
+
+def rel(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("kind", ["eps", "v", "flow"])
+def test_ksampler_er_sde_reference_with_comfyui_noise_reproduces_stock_ksampler_er_sde(host, graph_nodes, node_style,
+                                                                                        er_sde_rel_bound, kind):
+    """scheme=reference + noise_type=comfyui (order 3, the paper's noise scale, eta 1) is stock
+    KSampler's er_sde at the same seed, up to er_sde's Riemann sums (conftest's er_sde_rel_bound);
+    the default noise (our per-item stream) gives another image."""
+    REL_BOUND = er_sde_rel_bound
+    latent = {"2": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}}}
+    prompt = base(kind) | latent | ksampler_er_sde(scheme="reference", noise_type="comfyui") | capture("4", "3") \
+        | ksampler_er_sde("5", scheme="reference") | capture("6", "5") | {
+        "7": {"class_type": "KSampler", "inputs": {
+            "model": ["1", 0], "sampler_name": "er_sde", "positive": ["1", 1], "negative": ["1", 2],
+            "latent_image": ["2", 0], "denoise": 1.0, **PARITY}}} | capture("8", "7")
+    for node_id in ("3", "5"):
+        prompt[node_id]["inputs"].update(PARITY)
+    messages = execute(host, prompt)
+    assert "execution_success" in messages, messages.get("execution_error")
+    ours, default_noise, stock = graph_nodes["4"], graph_nodes["6"], graph_nodes["8"]
+    assert ours.shape == stock.shape == (2, 4, 8, 8)
+    d_ours, d_default = rel(ours, stock), rel(default_noise, stock)
+    print(f"{kind}: reference + comfyui noise {d_ours:.2e}, reference + gaussian noise {d_default:.2e}")
+    assert d_ours < REL_BOUND[kind], f"KSampler (ER-SDE) reference + comfyui noise is {d_ours:.2e} from stock er_sde"
+    assert d_default > 10 * REL_BOUND[kind], "the default noise gives er_sde's image too: the test cannot tell"
+
+
+def test_er_sde_sampler_node_reference_with_comfyui_noise_matches_comfyuis_sampler_er_sde_node(host, graph_nodes, node_style,
+                                                                                            er_sde_rel_bound):
+    """The same through SamplerCustom: ER-SDE-Solver Sampler (reference, comfyui) against ComfyUI's own
+    SamplerER_SDE node (ER-SDE, max_stage 3), eps model."""
+    REL_BOUND = er_sde_rel_bound
+    prompt = base() | {"5": {"class_type": "ERSDESolverSampler", "inputs": ER_SDE | {
+        "scheme": "reference", "noise_type": "comfyui"}}} | sampler_custom(["5", 0]) | capture("8", "7") \
+        | {"9": {"class_type": "SamplerER_SDE", "inputs": {"solver_type": "ER-SDE", "max_stage": 3, "eta": 1.0,
+                                                           "s_noise": 1.0}}} \
+        | {"10": sampler_custom(["9", 0], "10")["10"]} | capture("11", "10")
+    messages = execute(host, prompt)
+    assert "execution_success" in messages, messages.get("execution_error")
+    d = rel(graph_nodes["8"], graph_nodes["11"])
+    assert 0 < d < REL_BOUND["eps"], f"reference + comfyui noise is {d:.2e} from SamplerER_SDE"
 
 
 def test_ksamplerselect_offers_er_sde_solver_for_sampler_custom(host, graph_nodes):

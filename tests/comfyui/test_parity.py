@@ -11,11 +11,7 @@ import torch
 
 KINDS = ["eps", "v", "flow"]
 STEPS = 10
-# max |ours - er_sde| / max |er_sde| on these runs (10 karras steps, batch 2, cfg 3, seed 21):
-# measured 2.9e-4 (eps), 8.0e-4 (v), 7.5e-5 (flow); the bounds are about 2.5 times that.
-# The corrected scheme and order 2 land at 1.4e-2 / 5.9e-3 (eps), 2.2e-2 / 7.7e-3 (v),
-# 1.5e-3 / 5.2e-4 (flow): more than twice the bound, which the test checks too.
-REL_BOUND = {"eps": 8e-4, "v": 2e-3, "flow": 2e-4}
+# REL_BOUND: conftest's er_sde_rel_bound (measured differences there).
 
 
 def sample(model, conds, sampler, seed=21, batch=2):
@@ -42,16 +38,69 @@ def rel(a, b, ref):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_reference_scheme_matches_builtin_er_sde_within_quadrature_error(host, tiny_models, conds, kind):
+def test_reference_scheme_matches_builtin_er_sde_within_quadrature_error(host, tiny_models, conds, er_sde_rel_bound, kind):
     import comfy.samplers
     model = tiny_models[kind]
     builtin = sample(model, conds, comfy.samplers.ksampler("er_sde"))
     reference = sample(model, conds, ours(host, 21, (2, 4, 8, 8), order=3, scheme="reference"))
     corrected = sample(model, conds, ours(host, 21, (2, 4, 8, 8), order=3, scheme="corrected"))
     second = sample(model, conds, ours(host, 21, (2, 4, 8, 8), order=2, scheme="reference"))
+    REL_BOUND = er_sde_rel_bound
     d_ref, d_cor, d_2 = rel(reference, builtin, builtin), rel(corrected, builtin, builtin), rel(second, builtin, builtin)
     print(f"{kind}: reference {d_ref:.3e}, corrected {d_cor:.3e}, order 2 {d_2:.3e}")
     assert d_ref < REL_BOUND[kind], f"reference scheme differs from er_sde by {d_ref:.2e} (max abs, relative)"
     # a different method (the corrected derivative, or order 2) lands well outside the bound
     assert d_cor > 2 * REL_BOUND[kind], f"the corrected scheme is only {d_cor:.2e} from er_sde: the test cannot tell"
     assert d_2 > 2 * REL_BOUND[kind], f"order 2 is only {d_2:.2e} from er_sde's order 3: the test cannot tell"
+
+
+def test_comfyui_noise_type_draws_what_comfyuis_er_sde_draws(host):
+    """noise_type comfyui: each step's noise is what er_sde's default_noise_sampler gives for the
+    same latent and seed (one generator, the whole batch at once)."""
+    from comfy.k_diffusion import sampling
+    x = torch.zeros(3, 4, 8, 8)
+    ours = host.ersde.sampling.comfyui_noise_sampler(x, 42)
+    theirs = sampling.default_noise_sampler(x, seed=42)
+    for sigma, sigma_next in ((14.6, 7.0), (7.0, 2.0), (2.0, 0.5)):
+        assert torch.equal(ours(sigma, sigma_next), theirs(sigma, sigma_next))
+    assert not torch.equal(host.ersde.sampling.comfyui_noise_sampler(x, 43)(1.0, 0.5), theirs(1.0, 0.5))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_noise_type_comfyui_option_reproduces_er_sde_without_a_noise_sampler(host, tiny_models, conds, er_sde_rel_bound,
+                                                                              kind):
+    """The nodes' option itself (no explicit noise sampler): the same difference as above."""
+    import comfy.samplers
+    model = tiny_models[kind]
+    builtin = sample(model, conds, comfy.samplers.ksampler("er_sde"))
+    options = dict(order=3, noise_scale="paper_default", custom_noise_scale="", eta=1.0, s_noise=1.0,
+                   noise_type="comfyui", scheme="reference")
+    reference = sample(model, conds, host.ersde.sampling.make_sampler(**options))
+    gaussian = sample(model, conds, host.ersde.sampling.make_sampler(**(options | {"noise_type": "gaussian"})))
+    d, d_gaussian = rel(reference, builtin, builtin), rel(gaussian, builtin, builtin)
+    print(f"{kind}: noise_type comfyui {d:.3e}, gaussian {d_gaussian:.3e}")
+    assert d < er_sde_rel_bound[kind], f"reference + comfyui noise differs from er_sde by {d:.2e}"
+    assert d_gaussian > 10 * er_sde_rel_bound[kind]
+
+
+# ComfyUI's SamplerER_SDE settings -> our node inputs that reproduce them with noise_type comfyui:
+# max_stage = order; "Reverse-time SDE" with eta e is noise_scale reverse_sde with eta e (both
+# psi(x) = x^(1+e)); "ODE" is noise_scale ode.
+SAMPLER_ER_SDE_SETTINGS = [
+    (("ER-SDE", 2, 1.0, 0.5), {"order": 2, "noise_scale": "paper_default", "eta": 1.0, "s_noise": 0.5}),
+    (("Reverse-time SDE", 3, 0.5, 1.0), {"order": 3, "noise_scale": "reverse_sde", "eta": 0.5, "s_noise": 1.0}),
+    (("ODE", 3, 1.0, 1.0), {"order": 3, "noise_scale": "ode", "eta": 1.0, "s_noise": 1.0}),
+]
+
+
+@pytest.mark.parametrize("settings, inputs", SAMPLER_ER_SDE_SETTINGS, ids=[s[0][0] for s in SAMPLER_ER_SDE_SETTINGS])
+def test_reference_with_comfyui_noise_reproduces_each_sampler_er_sde_setting(host, tiny_models, conds, er_sde_rel_bound,
+                                                                             settings, inputs):
+    solver_type, max_stage, eta, s_noise = settings
+    stock = host.nodes.NODE_CLASS_MAPPINGS["SamplerER_SDE"]().get_sampler(solver_type, max_stage, eta, s_noise)[0]
+    ours = host.ersde.sampling.make_sampler(**inputs, custom_noise_scale="", noise_type="comfyui", scheme="reference")
+    model = tiny_models["eps"]
+    theirs = sample(model, conds, stock)
+    d = rel(sample(model, conds, ours), theirs, theirs)
+    print(f"SamplerER_SDE {settings}: {d:.3e}")
+    assert d < er_sde_rel_bound["eps"], f"SamplerER_SDE {settings} is {d:.2e} from our reference scheme"
