@@ -133,3 +133,38 @@ ER_SDE_REL_BOUND = {"eps": 8e-4, "v": 2e-3, "flow": 2e-4}
 @pytest.fixture(scope="session")
 def er_sde_rel_bound():
     return dict(ER_SDE_REL_BOUND)
+
+
+class AutoChoices:
+    """While active, records every decision of the pack's auto policy (coefficients.auto_choice in
+    the solver copy ComfyUI loaded): the guidance scale it got and the (order, corrector) it chose,
+    so a test can show which cfg reached it and check the image against that variant."""
+
+    def __init__(self, host):
+        self.coefficients = host.ersde.sampling.solver.coefficients
+        self.calls: list[tuple[float | None, int, bool]] = []
+
+    def __enter__(self) -> "AutoChoices":
+        self.original = original = self.coefficients.auto_choice
+
+        def recording(guidance_scale, noise_shares, order):
+            chosen = original(guidance_scale, noise_shares, order)
+            self.calls.append((guidance_scale, *chosen))
+            return chosen
+
+        self.coefficients.auto_choice = recording
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.coefficients.auto_choice = self.original
+
+    def variant(self) -> dict:
+        """The nodes' order and scheme inputs of the one choice recorded."""
+        assert len(self.calls) == 1, f"the auto policy decided {len(self.calls)} times, expected once"
+        _, order, corrector = self.calls[0]
+        return {"order": order, "scheme": "predictor_corrector" if corrector else "corrected"}
+
+
+@pytest.fixture
+def auto_choices(host):
+    return lambda: AutoChoices(host)

@@ -1,8 +1,9 @@
-"""Scheme "auto" in real ComfyUI: it reads the cfg of ComfyUI's own guider, so the same sampler
-runs the predictor-corrector scheme at cfg 1, the corrected one at order 2 at cfg 4 and the
-predictor-corrector one at order 1 at cfg 7 (the paper's noise scale)."""
+"""Scheme "auto" and er_sde_solver_auto in real ComfyUI: they read the cfg of ComfyUI's own
+guider and sample exactly as the order and scheme the policy picks for it (which
+tests/solver/test_auto_scheme.py pins per cfg and step count)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 STEPS = 6
@@ -22,27 +23,31 @@ def _sample(host, model, conds, cfg, **inputs):
                                       disable_pbar=True, seed=9)
 
 
-def test_auto_follows_the_cfg_of_comfyuis_guider(host, tiny_models, conds):
+@pytest.mark.parametrize("cfg", [1.0, 4.0, 7.0])
+def test_auto_follows_the_cfg_of_comfyuis_guider(host, tiny_models, conds, auto_choices, cfg):
+    """The nodes' scheme "auto" hands the cfg of ComfyUI's guider to the policy and samples exactly
+    as the variant it picks (which the policy's own tests pin per cfg and step count)."""
     model = tiny_models["eps"]
-    at_1 = _sample(host, model, conds, 1.0, scheme="auto")
-    assert torch.equal(at_1, _sample(host, model, conds, 1.0, scheme="predictor_corrector")), \
-        "auto at cfg 1 is not the predictor-corrector scheme"
-    at_4 = _sample(host, model, conds, 4.0, scheme="auto")
-    assert torch.equal(at_4, _sample(host, model, conds, 4.0, scheme="corrected", order=2)), \
-        "auto at cfg 4 (paper noise scale) is not the corrected scheme at order 2"
-    assert not torch.equal(at_4, _sample(host, model, conds, 4.0, scheme="corrected", order=3))
-    at_7 = _sample(host, model, conds, 7.0, scheme="auto")
-    assert torch.equal(at_7, _sample(host, model, conds, 7.0, scheme="predictor_corrector", order=1)), \
-        "auto at cfg 7 (paper noise scale) is not the predictor-corrector scheme at order 1"
+    with auto_choices() as choices:
+        by_auto = _sample(host, model, conds, cfg, scheme="auto")
+    assert choices.calls[0][0] == cfg, f"the policy got cfg {choices.calls[0][0]}, the guider applies {cfg}"
+    variant = choices.variant()
+    assert torch.equal(by_auto, _sample(host, model, conds, cfg, **variant)), f"auto at cfg {cfg} is not {variant}"
+    others = [{"order": o, "scheme": s} for o in (1, 2, 3) for s in ("corrected", "predictor_corrector")]
+    assert not any(torch.equal(by_auto, _sample(host, model, conds, cfg, **v)) for v in others if v != variant)
 
 
-def test_auto_with_cfg_pp_or_a_dual_cfg_guider_is_the_corrected_scheme(host, tiny_models, conds):
-    """Neither hands over one CFG scale (CFG++'s scale is not one; Guider_DualCFG has two)."""
+def test_auto_with_cfg_pp_or_a_dual_cfg_guider_takes_the_unknown_scale_fallback(host, tiny_models, conds,
+                                                                                auto_choices):
+    """Neither hands over one CFG scale (CFG++'s scale is not one; Guider_DualCFG has two): the
+    policy gets None and takes its fallback for an unknown scale."""
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Guider_DualCFG
     model = tiny_models["eps"]
-    assert torch.equal(_sample(host, model, conds, 1.0, scheme="auto", cfg_pp=True),
-                       _sample(host, model, conds, 1.0, scheme="corrected", cfg_pp=True))
+    with auto_choices() as choices:
+        by_auto = _sample(host, model, conds, 1.0, scheme="auto", cfg_pp=True)
+    assert choices.calls[0][0] is None, "CFG++ handed the policy a cfg"
+    assert torch.equal(by_auto, _sample(host, model, conds, 1.0, cfg_pp=True, **choices.variant()))
     guider = Guider_DualCFG(model)
     guider.set_cfg(1.0, 1.0)
     wrapped = comfy.samplers.KSamplerX0Inpaint(guider, torch.tensor([1.0, 0.0]))

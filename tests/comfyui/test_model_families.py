@@ -318,10 +318,10 @@ def test_reference_with_comfyui_noise_reproduces_er_sde(host, family):
     assert d_gaussian > 10 * REFERENCE_BOUND, f"{name}: the default noise is only {d_gaussian:.2e} from er_sde"
 
 
-def test_er_sde_solver_auto_follows_the_cfg_guiders_cfg(host, family):
-    """SamplerCustomAdvanced's path (CFGGuider.sample): er_sde_solver_auto at cfg 1 is the
-    predictor-corrector scheme at order 3, at cfg 7 the predictor-corrector scheme at order 1
-    (the paper's noise scale)."""
+def test_er_sde_solver_auto_follows_the_cfg_guiders_cfg(host, family, auto_choices):
+    """SamplerCustomAdvanced's path (CFGGuider.sample): er_sde_solver_auto hands the guider's cfg to
+    the auto policy and samples exactly as the order and scheme it picks; cfg 1 and 7 pick
+    different variants."""
     import comfy.sample
     import comfy.samplers
     name, model, positive, negative = family
@@ -337,7 +337,13 @@ def test_er_sde_solver_auto_follows_the_cfg_guiders_cfg(host, family):
 
     knobs = dict(noise_scale="paper_default", custom_noise_scale="", eta=1.0, s_noise=1.0, noise_type="gaussian")
     auto = comfy.samplers.sampler_object(host.ersde.names.AUTO_SAMPLER_NAME)
-    for cfg, order in ((1.0, 3), (7.0, 1)):
-        explicit = host.ersde.sampling.make_sampler(order=order, scheme="predictor_corrector", **knobs)
-        assert torch.equal(run(cfg, auto), run(cfg, explicit)), \
-            f"{name}: er_sde_solver_auto at cfg {cfg} is not the predictor-corrector scheme at order {order}"
+    variants = []
+    for cfg in (1.0, 7.0):
+        with auto_choices() as choices:
+            by_name = run(cfg, auto)
+        assert choices.calls[0][0] == cfg, f"{name}: the policy got cfg {choices.calls[0][0]}, the guider applies {cfg}"
+        variants.append(choices.variant())
+        explicit = host.ersde.sampling.make_sampler(**variants[-1], **knobs)
+        assert torch.equal(by_name, run(cfg, explicit)), \
+            f"{name}: er_sde_solver_auto at cfg {cfg} is not the variant its policy picked ({variants[-1]})"
+    assert variants[0] != variants[1], f"{name}: cfg 1 and 7 picked the same variant {variants[0]}"
