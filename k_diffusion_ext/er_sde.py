@@ -181,6 +181,9 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
     (+ cfg_pp_kick guidance with CFG++), or the prediction itself on the step to sigma = 0.
     ``previous`` and ``older`` are the kept predictions (``history_prediction``) of the two
     steps before; ``noise`` is unit Gaussian like x, needed only where step.noise_std > 0.
+    A guarded step (Step.guard: strong guidance on a noisy plan, see coefficients.GUARD_MIN_GUIDANCE)
+    takes the order-1 update for the batch items whose noise-free result leaves the range of x / alpha_s
+    and the predictions it extrapolates from (widened by GUARD_SLACK of it); the others are untouched.
     ``er_sde_step`` calls it for sample_er_sde's loop and the diffusers scheduler: the math exists once."""
     if step.returns_prediction:
         return denoised.to(x.dtype)
@@ -198,7 +201,8 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
         kept = history_prediction(step, denoised, guidance)
         alpha_t, inv_alpha_s, drift = step.guard
         y_s = start if inv_alpha_s == 1.0 else start * inv_alpha_s
-        outside = _leaves_range(x if alpha_t == 1.0 else x / alpha_t, y_s, kept, previous, older)
+        outside = _leaves_range(x if alpha_t == 1.0 else x / alpha_t, y_s, kept, previous if w_previous else None,
+                                older if w_older else None)  # the points this step extrapolates from
         x = torch.where(outside, torch.mul(start, step.x_weight).add_(kept, alpha=drift), x)
     if step.noise_std:
         if noise is None:
