@@ -59,7 +59,7 @@ def picked_variant(space: str, guidance: float, group: str, nfe: int) -> str:
     plan = plan_steps(sigmas, alphas, phi, 3, AUTO, 1.0, guidance)
     for label in OURS:
         order, scheme = int(label[7]), PREDICTOR_CORRECTOR if label.endswith("PC") else "corrected"
-        if plan_steps(sigmas, alphas, phi, order, scheme) == plan:
+        if plan_steps(sigmas, alphas, phi, order, scheme, 1.0, guidance) == plan:  # as ours() hands it over
             return label
     raise AssertionError(f"auto's plan ({space}, guidance {guidance}, {group}) matches no measured variant")
 

@@ -137,7 +137,7 @@ def _alphas(sigmas: torch.Tensor, space: str) -> torch.Tensor | None:
 
 def ours(order: int, noise_scale: str = "paper_default", scheme: str = "corrected", noise: str = "per-item") -> Callable:
     """sample_er_sde as a benchmark sampler. It hands over the guidance scale as a host does (a
-    guided model's `scale`, 1 for an unguided one); only scheme "auto" reads it."""
+    guided model's `scale`, 1 for an unguided one); scheme "auto" and the guard read it."""
     def run(model: Model, x: torch.Tensor, sigmas: torch.Tensor, seed: int, space: str = "edm") -> torch.Tensor:
         ns = flat_brownian_sampler(x, sigmas, seed) if noise == "brownian" else None
         return sample_er_sde(model, x, sigmas, extra_args={"seed": seed}, disable=True, order=order, scheme=scheme,

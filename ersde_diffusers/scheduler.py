@@ -94,9 +94,11 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             loses), "auto" (the order and scheme that measured best for `guidance_scale` and the
             noise scale, k_diffusion_ext.auto_choice; corrected when guidance_scale is None) or
             "reference" (the paper's code).
-        guidance_scale: for scheme "auto" only: the classifier-free guidance scale the pipeline
-            applies (its guidance_scale for SD, SDXL and SD3; 1 for Flux, whose guidance_scale is a
-            distilled-guidance input, not CFG). None: unknown.
+        guidance_scale: the classifier-free guidance scale the pipeline applies (its
+            guidance_scale for SD, SDXL and SD3; 1 for Flux, whose guidance_scale is a
+            distilled-guidance input, not CFG). None: unknown. Read by scheme "auto" and by the
+            guard against blown-up samples under strong guidance on noisy plans (above 3; see
+            k_diffusion_ext.sample_er_sde).
         noise_source: "portable" (the counter-based stream: a seed gives the same image on
             every device and batch size), "brownian" (a Brownian path on that stream: another step
             count keeps the path) or "generator" (torch.randn from the pipeline's generator).

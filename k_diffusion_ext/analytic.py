@@ -61,3 +61,33 @@ def ring_mixture(components: int = 8, radius: float = 4.0, dtype: torch.dtype = 
     """Means of a 2-D mixture on a ring: a picture that shows a sampler's spread at a glance."""
     angles = torch.arange(components, dtype=dtype) * (2 * math.pi / components)
     return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def guided_mixture_denoiser(means: torch.Tensor, std: float, classes: torch.Tensor, labels: torch.Tensor,
+                            scale: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Classifier-free guidance on exact mixture denoisers (VE), item b conditioned on class labels[b]:
+
+        D_w = D_u + scale (D_c - D_u),
+
+    D_u the whole mixture's x0 prediction (means: K x D, one std, equal weights), D_c that of the
+    components k with classes[k] == labels[b] (the class's own mixture). Both are exact, so the
+    only error left in a guided sample is the sampler's; scale 1 is the class's exact denoiser."""
+    k, dim = means.shape
+    if classes.shape != (k,):
+        raise ValueError(f"classes needs one class per component ({k}), got shape {tuple(classes.shape)}")
+    if not bool((labels[:, None] == classes[None]).any(1).all()):
+        raise ValueError("every label must be the class of at least one component")
+    member = labels[:, None] == classes[None]                    # B x K
+
+    def model(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
+        s2 = sigma.reshape(-1, 1, 1).to(x.dtype) ** 2
+        total = std * std + s2                                   # B x 1 x 1
+        diff = x[:, None, :] - means.to(x)[None]                 # B x K x D
+        logits = -0.5 * (diff * diff).sum(-1) / total[..., 0]    # equal weights and one std: shared terms cancel
+        per_component = means.to(x)[None] + (std * std / total) * diff
+        uncond = (torch.softmax(logits, dim=1)[..., None] * per_component).sum(1)
+        cond_logits = logits.masked_fill(~member.to(x.device), float("-inf"))
+        cond = (torch.softmax(cond_logits, dim=1)[..., None] * per_component).sum(1)
+        return uncond + scale * (cond - uncond)
+
+    return model

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-from .coefficients import Step, plan_steps, validate_alphas, validate_sigmas
+from .coefficients import GUARD_SLACK, Step, plan_steps, validate_alphas, validate_sigmas
 from .noise import NoiseSampler, per_item_noise_sampler
 from .noise_scales import DEFAULT_NOISE_SCALE, NoiseScale, resolve_noise_scale
 
@@ -73,9 +73,13 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
         guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
-            guidance-distilled, e.g. Flux); read by scheme "auto" only, None: unknown. A CFG++
-            scale is not one (its CFG-equivalent scale changes every step): with `uncond`, pass
-            None (the nodes do).
+            guidance-distilled, e.g. Flux); None: unknown. Read by scheme "auto" and by the guard:
+            above 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; coefficients.GUARD_MIN_GUIDANCE)
+            a step of order >= 2 falls back to order 1, per batch item, where its noise-free result
+            leaves the range of its start and its predictions, and the corrector is dropped where
+            it does (strong guidance otherwise blows samples up: tests/solver/test_blowup.py). A
+            CFG++ scale is not one (its CFG-equivalent scale changes every step): with `uncond`,
+            pass None (the nodes do).
 
     CFG++. Write y = x / alpha and split the order-1 step into the data term and the
     re-noising of the current noise estimate, y_s - x0_s = lambda_s eps_s:
@@ -177,9 +181,13 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
     (+ cfg_pp_kick guidance with CFG++), or the prediction itself on the step to sigma = 0.
     ``previous`` and ``older`` are the kept predictions (``history_prediction``) of the two
     steps before; ``noise`` is unit Gaussian like x, needed only where step.noise_std > 0.
+    A guarded step (Step.guard: strong guidance on a noisy plan, see coefficients.GUARD_MIN_GUIDANCE)
+    takes the order-1 update for the batch items whose noise-free result leaves the range of x / alpha_s
+    and the predictions it extrapolates from (widened by GUARD_SLACK of it); the others are untouched.
     ``er_sde_step`` calls it for sample_er_sde's loop and the diffusers scheduler: the math exists once."""
     if step.returns_prediction:
         return denoised.to(x.dtype)
+    start = x
     w_current, w_previous, w_older = step.d_weights
     x = torch.mul(x, step.x_weight)  # a new tensor: the caller's latent is never written
     x.add_(denoised, alpha=w_current)
@@ -189,6 +197,13 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
         x.add_(older, alpha=w_older)
     if guidance is not None:
         x.add_(guidance, alpha=step.cfg_pp_kick)
+    if step.guard:
+        kept = history_prediction(step, denoised, guidance)
+        alpha_t, inv_alpha_s, drift = step.guard
+        y_s = start if inv_alpha_s == 1.0 else start * inv_alpha_s
+        outside = _leaves_range(x if alpha_t == 1.0 else x / alpha_t, y_s, kept, previous if w_previous else None,
+                                older if w_older else None)  # the points this step extrapolates from
+        x = torch.where(outside, torch.mul(start, step.x_weight).add_(kept, alpha=drift), x)
     if step.noise_std:
         if noise is None:
             raise ValueError("this step injects noise (noise_std > 0): pass unit Gaussian noise shaped like x")
@@ -209,11 +224,30 @@ def er_sde_correct(x: torch.Tensor, step: Step, current: torch.Tensor, *earlier:
     predictions = (current,) + earlier
     if len(predictions) < len(step.corrector):
         raise ValueError(f"this corrector needs {len(step.corrector) - 1} earlier predictions, got {len(earlier)}")
-    x = x.clone()
+    corrected = x.clone()
     for weight, prediction in zip(step.corrector, predictions):
         if weight:
-            x.add_(prediction, alpha=weight)
-    return x
+            corrected.add_(prediction, alpha=weight)
+    if not step.guard:
+        return corrected
+    # guarded plans: the corrector is dropped for the items its change takes out of the range of
+    # the predicted point and the predictions (the same test as the predictor's)
+    alpha_t = step.guard[0]
+    scaled = (x, corrected) if alpha_t == 1.0 else (x / alpha_t, corrected / alpha_t)
+    return torch.where(_leaves_range(scaled[1], scaled[0], *predictions[:len(step.corrector)]), x, corrected)
+
+
+def _leaves_range(y: torch.Tensor, *points: torch.Tensor | None) -> torch.Tensor:
+    """The guard's test, per batch item (shape B x 1 x ...): does any element of y leave the range
+    of the points (elementwise min to max) widened by GUARD_SLACK times that range on both sides?
+    One comparison a latent, no host-device sync."""
+    present = [p for p in points if p is not None]
+    low, high = present[0], present[0]
+    for p in present[1:]:
+        low, high = torch.minimum(low, p), torch.maximum(high, p)
+    slack = (high - low).mul_(GUARD_SLACK)
+    outside = (y < low - slack).logical_or_(y > high + slack)
+    return outside.flatten(1).any(1).view(-1, *([1] * (y.ndim - 1)))
 
 
 def history_prediction(step: Step, denoised: torch.Tensor, guidance: torch.Tensor | None = None) -> torch.Tensor:

@@ -219,3 +219,20 @@ def test_order_three_converges_with_order_three(kind):
     print(f"{kind}: order 3 slope {corrected:.2f}, the paper's scheme {reference:.2f}")
     assert 2.8 <= corrected < 3.5, f"order 3 converges with order {corrected:.2f}"
     assert 1.8 <= reference <= 2.3, f"the paper's scheme: order {reference:.2f} (expected 2)"
+
+
+@pytest.mark.parametrize("scheme", ["corrected", "predictor_corrector"])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "flow_prediction"])
+def test_the_guard_acts_in_the_scheduler_as_in_sample_er_sde(prediction_type, scheme):
+    """Strong guidance on a noisy plan turns the guard on (k_diffusion_ext.coefficients.GUARD_MIN_GUIDANCE):
+    the scheduler, told the scale by its guidance_scale key, falls back where sample_er_sde does."""
+    seed = 7
+    config = dict(noise_scale="reverse_sde", noise_seed=seed, scheme=scheme, guidance_scale=7.0)
+    x = torch.randn(SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    scheduler = scheduler_for(prediction_type, **config)
+    ours = run_scheduler(scheduler, x, 12)
+    theirs = run_library(scheduler, x, seed, noise_scale="reverse_sde", scheme=scheme, guidance_scale=7.0)
+    unguarded = run_library(scheduler, x, seed, noise_scale="reverse_sde", scheme=scheme)
+    error = ((ours - theirs).abs().max() / theirs.abs().max()).item()
+    assert error < 1e-12, f"relative max error {error:.3g}"
+    assert (theirs - unguarded).abs().max() > 1e-6, "the guard never acted here: the test shows nothing"

@@ -150,6 +150,11 @@ def cases() -> dict[str, Callable[[], torch.Tensor]]:
                                         (7.0, "ode", True)):
         out[f"solver scheme auto, guidance_scale {guidance:g}, {noise_scale}" + (", flow model" if flow else "")] = \
             auto_case(guidance, noise_scale, flow)
+    # added after 0.2.0: the guard (guidance above 3 on a noisy plan: order >= 2 falls back where it leaves range)
+    for scheme in (names.SCHEME_CORRECTED, names.SCHEME_PREDICTOR_CORRECTOR):
+        for flow in (False, True):
+            out[f"solver guard, guidance_scale 7, reverse_sde, order 3 {scheme}" + (", flow model" if flow else "")] = \
+                guard_case(scheme, flow)
     # added in 0.3.0: ER-SDE-Solver Auto through ComfyUI's sampler function, the cfg read from the guider
     auto = COMFY_SAMPLER_FUNCTIONS["sample_" + names.AUTO_SAMPLER_NAME]
     for cfg, flow in ((None, False), (1.0, False), (4.0, False), (7.0, False), (1.0, True), (5.0, True)):
@@ -169,6 +174,17 @@ def guided_by(model: Callable[..., torch.Tensor], cfg: float | None) -> Callable
     if cfg is not None:
         wrapper.inner_model.cfg = cfg
     return wrapper
+
+
+def guard_case(scheme: str, flow: bool) -> Callable[[], torch.Tensor]:
+    def run() -> torch.Tensor:
+        x, sigmas = flow_start() if flow else ve_start()
+        sigmas = sigmas.clamp(max=0.9999) if flow else sigmas  # a flow schedule's first sigma must be below 1
+        model = flow_model() if flow else ve_model()
+        return sample_er_sde(model, x, sigmas, extra_args={"seed": SEED}, disable=True, scheme=scheme,
+                             guidance_scale=7.0, noise_scale="reverse_sde",
+                             alphas=1 - sigmas.double() if flow else None)
+    return run
 
 
 def auto_case(guidance: float, noise_scale: str, flow: bool) -> Callable[[], torch.Tensor]:
