@@ -30,7 +30,7 @@ from k_diffusion_ext.coefficients import AUTO, PREDICTOR_CORRECTOR, plan_steps, 
 from k_diffusion_ext.noise_scales import resolve_noise_scale
 
 from .common import header, markdown_table, out_dir
-from .models import labelled_problem
+from .models import guided_mixture_problem, labelled_problem
 from .pc import NOISE, ode_rows, schemes_by_order, sde_rows
 from .quality import FULL, QUICK
 from .samplers import Sampler, _alphas, ours, peer_samplers, sigmas_for
@@ -47,7 +47,11 @@ def ours_and_auto(group: str) -> list[Sampler]:
 
 
 def problem_for(spec: str, n: int):
+    """kind:scale: edm / flow (the class-conditional digits models), gmix / flow_gmix (the exact
+    guided mixture, bench.models.guided_mixture_problem)."""
     kind, scale = spec.split(":")
+    if kind in ("gmix", "flow_gmix"):
+        return guided_mixture_problem("edm" if kind == "gmix" else "flow", float(scale), n)
     return labelled_problem(kind, float(scale), n)
 
 
