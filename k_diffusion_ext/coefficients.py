@@ -26,8 +26,8 @@ SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
 AUTO = "auto"
 # Scheme "auto" (auto_choice): the order and scheme that measured best for the guidance scale the
-# host applies and the number of steps (fitted on bench/results/pc.md, pc_auto.md and pc_steps_fit;
-# checked on held-out scales and step counts in bench/results/pc_policy.md). The corrector feeds
+# host applies and the number of steps (fitted on bench/results/pc.md, pc_auto.md and the digits
+# runs listed in bench/results/pc_policy.md; checked there on held-out scales and step counts). The corrector feeds
 # back the guided prediction at the predicted point, which strong guidance makes rough; noise
 # injected along the path adds to that, and higher orders extrapolate the noise the guidance
 # amplifies. How rough a step is grows with the guidance scale and shrinks with the step count,
@@ -41,13 +41,18 @@ AUTO_MAX_GUIDANCE_NOISY = 2.0  # noisy plans (the reverse SDE): up to this one
 AUTO_NOISY_SHARE = 0.6
 # lightly noisy plans above AUTO_MAX_GUIDANCE: order 2 (corrected), from this scale on order 1 with the corrector
 AUTO_STRONG_GUIDANCE = 5.0
-# above AUTO_MAX_GUIDANCE, steps per unit of guidance (steps / guidance_scale) below which ...
-AUTO_STEPS_ORDER_1 = 1.75      # ... the ODE and lightly noisy plans run order 1 without the corrector
-AUTO_STEPS_ORDER_1_PC = 2.25   # ... the ODE runs order 1 with it
-AUTO_STEPS_ORDER_2 = 3.6       # ... the ODE runs order 2 (corrected), then order 3 up to
-AUTO_STEPS_ORDER_3 = 6.0       # ... this, then order 2 with the corrector up to
-AUTO_STEPS_ORDER_2_PC = 10.0   # ... this, and from there the given order with the corrector
-AUTO_STEPS_NOISY_ORDER_1 = 4.2  # ... noisy plans run order 1 with the corrector (else order 2, corrected)
+# above AUTO_MAX_GUIDANCE, steps per unit of guidance q = n / g (n steps, g the guidance scale):
+# the ODE and lightly noisy plans run order 1 without the corrector below AUTO_STEPS_ORDER_1; the
+# ODE then runs order 1 with the corrector below AUTO_STEPS_ORDER_1_PC, order 2 below
+# AUTO_STEPS_ORDER_2, order 3 below AUTO_STEPS_ORDER_3, order 2 with the corrector below
+# AUTO_STEPS_ORDER_2_PC and the given order with the corrector from there; noisy plans run order 1
+# with the corrector below AUTO_STEPS_NOISY_ORDER_1 and order 2 (corrected) from there
+AUTO_STEPS_ORDER_1 = 1.75
+AUTO_STEPS_ORDER_1_PC = 2.25
+AUTO_STEPS_ORDER_2 = 3.6
+AUTO_STEPS_ORDER_3 = 6.0
+AUTO_STEPS_ORDER_2_PC = 10.0
+AUTO_STEPS_NOISY_ORDER_1 = 4.2
 GAUSS_NODES = 16
 # widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
 # scales to ~1e-15 relative over it
@@ -263,11 +268,12 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     Their count plus one is the step count the policy reads (a schedule ending at sigma = 0 has
     that many model calls). The order never exceeds `order`.
 
-    With g = guidance_scale and n = steps, above AUTO_MAX_GUIDANCE (q = n / g):
-    ODE: q < 1.75 order 1; < 2.25 order 1 + corrector; < 3.6 order 2; < 6 order 3; < 10 order 2 +
-    corrector; else the given order + corrector. Light noise: q < 1.75 order 1; else from g = 5
-    order 1 + corrector, below it order 2. Noisy plans above AUTO_MAX_GUIDANCE_NOISY: order 1 +
-    corrector where g > AUTO_MAX_GUIDANCE and q < 4.2, else order 2."""
+    With g = guidance_scale and n = steps, above AUTO_MAX_GUIDANCE:
+    ODE: n < 1.75 g order 1; < 2.25 g order 1 + corrector; < 3.6 g order 2; < 6 g order 3;
+    < 10 g order 2 + corrector; else the given order + corrector.
+    Light noise: n < 1.75 g order 1; else from g = 5 order 1 + corrector, below it order 2.
+    Noisy plans above AUTO_MAX_GUIDANCE_NOISY: order 1 + corrector where g > AUTO_MAX_GUIDANCE
+    and n < 4.2 g, else order 2."""
     shares = sorted(noise_shares)
     noiseless = not any(noise_shares)
     noisy = bool(shares) and shares[len(shares) // 2] > AUTO_NOISY_SHARE

@@ -57,8 +57,10 @@ def test_auto_samples_exactly_like_the_variant_its_guidance_scale_selects(noise_
     ("ode", 7.0, 14, 1, "predictor_corrector"),    # 2
     ("ode", 7.0, 20, 2, "corrected"),              # 2.9
     ("ode", 7.0, 30, 3, "corrected"),              # 4.3
+    ("ode", 5.0, 20, 3, "corrected"),              # 4
     ("ode", 7.0, 50, 2, "predictor_corrector"),    # 7.1
     ("ode", 4.5, 50, 3, "predictor_corrector"),    # 11
+    ("ode", 4.0, 12, 2, "corrected"),              # 3 steps per unit of guidance
     ("paper_default", 8.0, 12, 1, "corrected"),
     ("paper_default", 8.0, 20, 1, "predictor_corrector"),
     ("paper_default", 4.5, 30, 2, "corrected"),
