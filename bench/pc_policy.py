@@ -40,6 +40,10 @@ def guidance_of(name: str) -> float:
     return float(name.split("_cfg")[1]) if "_cfg" in name else 1.0
 
 
+def family_of(name: str) -> str:
+    return "exact guided mixture" if "gmix" in name else "bench models"
+
+
 def space_of(name: str) -> str:
     return "flow" if name.startswith("flow") else "edm"
 
@@ -130,13 +134,15 @@ def report(fit: list[dict], held: list[dict]) -> str:
     out = []
     summary = []
     for title, entries in (("fit", fit), ("held-out", held)):
-        if not entries:
-            continue
-        _, worst = rows_for(entries)
-        for group, (n, misses, ratio) in worst.items():
-            summary.append([title, group, str(n), str(misses), f"{ratio:.2f}"])
+        for family in ("bench models", "exact guided mixture"):
+            mine = [e for e in entries if family_of(e["model"]) == family]
+            if not mine:
+                continue
+            _, worst = rows_for(mine)
+            for group, (n, misses, ratio) in worst.items():
+                summary.append([title, family, group, str(n), str(misses), f"{ratio:.2f}"])
     out += ["## Summary: auto with the host's guidance against the best fixed setting\n",
-            markdown_table(["set", "group", "cells", "misses", "worst auto / best"], summary),
+            markdown_table(["set", "models", "group", "cells", "misses", "worst auto / best"], summary),
             "\n## Unknown guidance (guidance_scale None): each fixed setting over every cell of guidance 1-10\n",
             markdown_table(["group", "setting", "cells", "worst ratio", "median ratio", "misses"],
                            fallback_table(fit + held))]

@@ -41,7 +41,7 @@ def test_auto_is_listed_and_bad_guidance_scales_are_refused_by_name():
     ("reverse_sde", 5.0, 1, "predictor_corrector"),
     ("reverse_sde", None, 2, "corrected"),             # no scale: the safest across scales, order 2
     ("paper_default", None, 2, "corrected"),
-    ("ode", None, 2, "predictor_corrector"),
+    ("ode", None, 3, "predictor_corrector"),
 ])
 def test_auto_samples_exactly_like_the_variant_its_guidance_scale_selects(noise_scale, guidance, order, scheme):
     auto = _run(scheme="auto", guidance_scale=guidance, noise_scale=noise_scale)
@@ -106,7 +106,7 @@ def test_policy_thresholds_sit_where_the_benchmarks_put_them():
                            (2, True), (2, True), (3, True)]
     assert auto_choice(4.0, n(10, light), 1) == (1, False), "the given order is a ceiling"
     assert auto_choice(0.0, n(8, heavy), 2) == (2, True)
-    assert auto_choice(None, n(20, ode), 3) == (2, True) and auto_choice(None, n(20, light), 3) == (2, False)
+    assert auto_choice(None, n(20, ode), 3) == (3, True) and auto_choice(None, n(20, light), 3) == (2, False)
     assert auto_choice(None, n(20, heavy), 1) == (1, False)
 
 
