@@ -1,6 +1,6 @@
-"""Scheme "auto" in real ComfyUI: it reads the cfg of ComfyUI's own guider, so the same sampler
-runs the predictor-corrector scheme at cfg 1, the corrected one at order 2 at cfg 4 and the
-predictor-corrector one at order 1 at cfg 7 (the paper's noise scale)."""
+"""Scheme "auto" in real ComfyUI: it reads the cfg of ComfyUI's own guider, so the same sampler at
+6 steps runs the predictor-corrector scheme at cfg 1, the corrected one at order 2 at cfg 3.2 and
+order 1 at cfg 7 (the paper's noise scale; under 1.75 steps per unit of cfg)."""
 from __future__ import annotations
 
 import torch
@@ -27,22 +27,23 @@ def test_auto_follows_the_cfg_of_comfyuis_guider(host, tiny_models, conds):
     at_1 = _sample(host, model, conds, 1.0, scheme="auto")
     assert torch.equal(at_1, _sample(host, model, conds, 1.0, scheme="predictor_corrector")), \
         "auto at cfg 1 is not the predictor-corrector scheme"
-    at_4 = _sample(host, model, conds, 4.0, scheme="auto")
-    assert torch.equal(at_4, _sample(host, model, conds, 4.0, scheme="corrected", order=2)), \
-        "auto at cfg 4 (paper noise scale) is not the corrected scheme at order 2"
-    assert not torch.equal(at_4, _sample(host, model, conds, 4.0, scheme="corrected", order=3))
+    at_3 = _sample(host, model, conds, 3.2, scheme="auto")
+    assert torch.equal(at_3, _sample(host, model, conds, 3.2, scheme="corrected", order=2)), \
+        "auto at cfg 3.2 (paper noise scale, 6 steps) is not the corrected scheme at order 2"
+    assert not torch.equal(at_3, _sample(host, model, conds, 3.2, scheme="corrected", order=3))
     at_7 = _sample(host, model, conds, 7.0, scheme="auto")
-    assert torch.equal(at_7, _sample(host, model, conds, 7.0, scheme="predictor_corrector", order=1)), \
-        "auto at cfg 7 (paper noise scale) is not the predictor-corrector scheme at order 1"
+    assert torch.equal(at_7, _sample(host, model, conds, 7.0, scheme="corrected", order=1)), \
+        "auto at cfg 7 (paper noise scale, 6 steps) is not the corrected scheme at order 1"
 
 
-def test_auto_with_cfg_pp_or_a_dual_cfg_guider_is_the_corrected_scheme(host, tiny_models, conds):
-    """Neither hands over one CFG scale (CFG++'s scale is not one; Guider_DualCFG has two)."""
+def test_auto_with_cfg_pp_or_a_dual_cfg_guider_makes_the_unknown_scale_choice(host, tiny_models, conds):
+    """Neither hands over one CFG scale (CFG++'s scale is not one; Guider_DualCFG has two): auto then
+    runs the choice safest across cfg 1-10, with the paper's noise the corrected scheme at order 2."""
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Guider_DualCFG
     model = tiny_models["eps"]
     assert torch.equal(_sample(host, model, conds, 1.0, scheme="auto", cfg_pp=True),
-                       _sample(host, model, conds, 1.0, scheme="corrected", cfg_pp=True))
+                       _sample(host, model, conds, 1.0, scheme="corrected", order=2, cfg_pp=True))
     guider = Guider_DualCFG(model)
     guider.set_cfg(1.0, 1.0)
     wrapped = comfy.samplers.KSamplerX0Inpaint(guider, torch.tensor([1.0, 0.0]))
