@@ -262,7 +262,7 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     unguided or guidance-distilled model); None (unknown, e.g. dual-CFG guiders): the choice whose
     worst ratio to the best fixed setting over guidance 1-10 measured smallest
     (docs/predictor-corrector.md): the given order with the corrector on the ODE, order 2
-    corrected where noise is injected.
+    corrected with light noise (the paper's scale), order 1 with the corrector on noisy plans.
     noise_shares: per step down to a positive sigma, the fresh noise drawn relative to the reverse
     SDE's over the same step (_noise_shares, AUTO_NOISY_SHARE); all 0 where no noise is drawn.
     Their count plus one is the step count the policy reads (a schedule ending at sigma = 0 has
@@ -278,7 +278,7 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     noiseless = not any(noise_shares)
     noisy = bool(shares) and shares[len(shares) // 2] > AUTO_NOISY_SHARE
     if guidance_scale is None:
-        return (order, True) if noiseless else (min(order, 2), False)
+        return (order, True) if noiseless else (1, True) if noisy else (min(order, 2), False)
     g, steps = guidance_scale, len(shares) + 1
     if guidance_scale <= (AUTO_MAX_GUIDANCE_NOISY if noisy else AUTO_MAX_GUIDANCE):
         return order, True

@@ -69,7 +69,7 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             lower orders the fewer steps per unit of guidance (steps / guidance_scale) the plan
             has (table in docs/predictor-corrector.md). With guidance_scale None: the choice
             safest across guidance 1-10 (predictor_corrector on the ODE, corrected at order 2
-            with noise).
+            with the paper's noise scale, predictor_corrector at order 1 on the reverse SDE).
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.

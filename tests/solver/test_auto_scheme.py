@@ -39,7 +39,7 @@ def test_auto_is_listed_and_bad_guidance_scales_are_refused_by_name():
     ("reverse_sde", 2.0, 3, "predictor_corrector"),
     ("reverse_sde", 2.5, 2, "corrected"),              # heavy noise: corrector up to 2 only
     ("reverse_sde", 5.0, 1, "predictor_corrector"),
-    ("reverse_sde", None, 2, "corrected"),             # no scale: the safest across scales, order 2
+    ("reverse_sde", None, 1, "predictor_corrector"),   # no scale: the safest across scales
     ("paper_default", None, 2, "corrected"),
     ("ode", None, 3, "predictor_corrector"),
 ])
@@ -107,7 +107,7 @@ def test_policy_thresholds_sit_where_the_benchmarks_put_them():
     assert auto_choice(4.0, n(10, light), 1) == (1, False), "the given order is a ceiling"
     assert auto_choice(0.0, n(8, heavy), 2) == (2, True)
     assert auto_choice(None, n(20, ode), 3) == (3, True) and auto_choice(None, n(20, light), 3) == (2, False)
-    assert auto_choice(None, n(20, heavy), 1) == (1, False)
+    assert auto_choice(None, n(20, heavy), 3) == (1, True)
 
 
 @pytest.mark.parametrize("space", ["edm", "flow"])
