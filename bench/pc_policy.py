@@ -1,6 +1,10 @@
 """Scheme "auto" against the best fixed setting (issue 21, item 3): every measured cell, fit and held-out.
 
-    python -m bench.pc_policy [--fit pc,pc_auto,pc_steps_fit] [--held-out pc_steps_held] [--tag pc_policy]
+    python -m bench.pc_policy [--fit pc,pc_auto,pc_steps_fit] [--held-out pc_steps_held,pc_gmix] [--tag pc_policy]
+
+The runs it reads (their commands are in each file's header): pc_steps_fit (the digits models at
+guidance 2-10 and 14, 25, 50 steps), pc_steps_held (held-out scales and step counts) and pc_gmix
+(the exact guided mixture, bench.models.guided_mixture_problem).
 
 Reads finished runs of bench.pc / bench.pc_auto (their JSON in bench/results/, pc.md's protocol:
 ODE: per-sample RMS error against 1000 steps, 500 samples; SDEs: distance to the converged SDE,
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="bench.pc_policy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--fit", default="pc,pc_auto,pc_steps_fit")
-    parser.add_argument("--held-out", default="pc_steps_held")
+    parser.add_argument("--held-out", default="pc_steps_held,pc_gmix")
     parser.add_argument("--out", default=None)
     parser.add_argument("--tag", default="pc_policy")
     args = parser.parse_args(argv)

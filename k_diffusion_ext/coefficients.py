@@ -26,8 +26,8 @@ SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
 AUTO = "auto"
 # Scheme "auto" (auto_choice): the order and scheme that measured best for the guidance scale the
-# host applies and the number of steps (fitted on bench/results/pc.md, pc_auto.md and the digits
-# runs listed in bench/results/pc_policy.md; checked there on held-out scales and step counts). The corrector feeds
+# host applies and the number of steps (fitted on bench/results/pc.md, pc_auto.md and
+# pc_steps_fit.md; scored against held-out scales, step counts and models in pc_policy.md). The corrector feeds
 # back the guided prediction at the predicted point, which strong guidance makes rough; noise
 # injected along the path adds to that, and higher orders extrapolate the noise the guidance
 # amplifies. How rough a step is grows with the guidance scale and shrinks with the step count,
