@@ -6,9 +6,9 @@ The exact class-conditional Gaussian mixture (bench.models.guided_mixture_proble
 on the rectified-flow path, sigmas linear from 0.99 to 0.06 (no final jump to 0, so the error is
 the ODE's alone), each start solved again at 4096 steps by the shipped solver as the reference.
 Score: the median sample's error (the RMS over samples is dominated by the few that end in
-another mode, which hides the order). Rows: the shipped expansion (x0 in lambda, order 3, scheme corrected), the same with the
-predictor-corrector scheme, and bench.expansions' research expansions in log lambda (x0 and the
-noise prediction eps). Reports the error and the slope between step counts (log2 error ratio
+another mode, which hides the order). Rows: the shipped expansion (x0 in lambda, order 3,
+scheme corrected), the same with the predictor-corrector scheme, and bench.expansions' research
+expansions in log lambda (x0 and the noise prediction eps). Reports the error and the slope between step counts (log2 error ratio
 per doubling): if the expansion variable is what keeps the order-3 slope low, the log-lambda rows
 reach 3 sooner.
 """
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         table.append([label] + [f"{e:.3g}" for e in errors] + [f"{v:.2f}" for v in slopes])
     heads = ["solver"] + [f"{k} steps" for k in steps] + [f"slope {a}-{b}" for a, b in zip(steps, steps[1:])]
     text = header("Order on an analytic flow problem at practical step counts (issue 21)", ["bench.flow_slope"] + argv)
-    text += f"\nMedian per-sample RMS error against 4096 steps ({args.n} samples, unguided guided-mixture on the flow path, " \
+    text += f"\nMedian per-sample RMS error against 4096 steps ({args.n} samples, " \
+            "unguided guided-mixture on the flow path, " \
             "sigmas linear 0.99 to 0.06).\n\n" + markdown_table(heads, table) + "\n"
     (out_dir(args.out, False) / f"{args.tag}.md").write_text(text)
     print(text)
