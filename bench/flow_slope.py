@@ -8,9 +8,9 @@ the ODE's alone), each start solved again at 4096 steps by the shipped solver as
 Score: the median sample's error (the RMS over samples is dominated by the few that end in
 another mode, which hides the order). Rows: the shipped expansion (x0 in lambda, order 3,
 scheme corrected), the same with the predictor-corrector scheme, and bench.expansions' research
-expansions in log lambda (x0 and the noise prediction eps). Reports the error and the slope between step counts (log2 error ratio
-per doubling): if the expansion variable is what keeps the order-3 slope low, the log-lambda rows
-reach 3 sooner.
+expansions in log lambda (x0 and the noise prediction eps). Reports the error and the slope
+between step counts (log2 error ratio per doubling): if the expansion variable is what keeps the
+order-3 slope low, the log-lambda rows reach 3 sooner.
 """
 from __future__ import annotations
 
