@@ -30,7 +30,7 @@ from k_diffusion_ext.coefficients import AUTO, PREDICTOR_CORRECTOR, plan_steps, 
 from k_diffusion_ext.noise_scales import resolve_noise_scale
 
 from .common import header, markdown_table, out_dir
-from .models import labelled_problem
+from .models import guided_mixture_problem, labelled_problem
 from .pc import NOISE, ode_rows, schemes_by_order, sde_rows
 from .quality import FULL, QUICK
 from .samplers import Sampler, _alphas, ours, peer_samplers, sigmas_for
@@ -47,7 +47,11 @@ def ours_and_auto(group: str) -> list[Sampler]:
 
 
 def problem_for(spec: str, n: int):
+    """kind:scale: edm / flow (the class-conditional digits models), gmix / flow_gmix (the exact
+    guided mixture, bench.models.guided_mixture_problem)."""
     kind, scale = spec.split(":")
+    if kind in ("gmix", "flow_gmix"):
+        return guided_mixture_problem("edm" if kind == "gmix" else "flow", float(scale), n)
     return labelled_problem(kind, float(scale), n)
 
 
@@ -80,6 +84,8 @@ def verdict_rows(results: dict, nfes: tuple[int, ...], source: str) -> list[list
             for nfe in nfes:
                 a = _cell(rows[AUTO_LABEL], nfe)
                 e3 = _cell(rows["ER-SDE-3"], nfe)
+                if a is None or e3 is None:  # a merged run without this NFE
+                    continue
                 mine = sorted((_cell(rows[k], nfe), k) for k in OURS if k in rows and _cell(rows[k], nfe))
                 peers = sorted((_cell(c, nfe), k) for k, c in rows.items() if not k.startswith("ER-SDE") and _cell(c, nfe))
                 best, best_name = mine[0]
@@ -125,7 +131,7 @@ def report(held_out: dict, derived: dict, nfes: tuple[int, ...]) -> str:
     for group in ("ode", "reverse_sde", "paper"):
         for name, res in held_out.get(group, {}).items():
             out.append(f"### {group}, {name}" + (f" (floor {res['floor']:.3g})" if "floor" in res else "") + "\n")
-            table = [[label] + [f"{c[0]:.3g}" + (f" ± {c[1]:.2g}" if group != "ode" else "")
+            table = [[label] + ["-" if c is None else f"{c[0]:.3g}" + (f" ± {c[1]:.2g}" if group != "ode" else "")
                                 for c in (_cell(cells, nfe) for nfe in nfes)] for label, cells in res["rows"].items()]
             out.append(markdown_table(["sampler"] + [f"NFE {k}" for k in nfes], table))
     return "\n".join(out)

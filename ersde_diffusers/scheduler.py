@@ -91,8 +91,9 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         s_noise: scales only the injected noise.
         scheme: "corrected" (true third order), "predictor_corrector" (a corrector at no extra
             model call: order + 1 on smooth problems; see docs/predictor-corrector.md for where it
-            loses), "auto" (the order and scheme that measured best for `guidance_scale` and the
-            noise scale, k_diffusion_ext.auto_choice; corrected when guidance_scale is None) or
+            loses), "auto" (the order and scheme that measured best for `guidance_scale`, the
+            step count and the noise scale, k_diffusion_ext.auto_choice; with guidance_scale None
+            the choice safest across guidance 1-10) or
             "reference" (the paper's code).
         guidance_scale: the classifier-free guidance scale the pipeline applies (its
             guidance_scale for SD, SDXL and SD3; 1 for Flux, whose guidance_scale is a

@@ -116,7 +116,7 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
         return model(*args, **kwargs)
 
     # scheme "auto" decides from the CFG scale; a CFG++ scale is not one (its CFG-equivalent scale
-    # changes every step), so with CFG++ the scale stays unknown and "auto" is the corrected scheme
+    # changes every step), so with CFG++ the scale stays unknown and "auto" makes its unknown-scale choice
     guidance_scale = None if cfg_pp else host_guidance_scale(model)
     try:
         return solver.sample_er_sde(denoiser, x, sigmas, extra_args, callback, disable, order=order,

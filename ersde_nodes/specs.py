@@ -85,9 +85,10 @@ def er_sde_inputs() -> list[InputSpec]:
                   "to reproduce their results. predictor_corrector: corrected, and each step redone through the "
                   "prediction at its end at no extra model call (order k becomes k + 1): more accurate unguided "
                   "and up to CFG 3, less accurate at strong guidance (see docs/predictor-corrector.md). "
-                  "auto: picks from the sampler's cfg what measured best: predictor_corrector up to cfg 3 "
-                  "(2 with reverse_sde); above that, with noise, corrected at order 2 at most, and from cfg 5 "
-                  "order 1 with the corrector; without noise corrected. With CFG++: corrected.",
+                  "auto: picks from the sampler's cfg and steps what measured best: predictor_corrector up to "
+                  "cfg 3 (2 with reverse_sde); above that, lower orders the fewer steps per unit of cfg "
+                  "(e.g. cfg 7 at 10 steps: order 1). With CFG++ or an unknown cfg: the choice safest across "
+                  "cfg 1-10 (docs/predictor-corrector.md).",
                   default=names.SCHEME_CORRECTED, options=names.SCHEMES),
         InputSpec(names.IN_CFG_PP, "BOOLEAN", CFG_PP_TOOLTIP, default=False, optional=True),
     ]

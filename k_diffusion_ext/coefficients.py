@@ -26,10 +26,12 @@ SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
 AUTO = "auto"
 # Scheme "auto" (auto_choice): the order and scheme that measured best for the guidance scale the
-# host applies (read off bench/results/pc.md at guidance 1, 3 and 6; checked on other scales in
-# bench/results/pc_auto.md). The corrector feeds back the guided prediction at the predicted
-# point, which strong guidance makes rough; noise injected along the path adds to that, and
-# higher orders extrapolate the noise the guidance amplifies.
+# host applies and the number of steps (fitted on bench/results/pc.md, pc_auto.md and
+# pc_steps_fit.md; scored against held-out scales, step counts and models in pc_policy.md). The corrector feeds
+# back the guided prediction at the predicted point, which strong guidance makes rough; noise
+# injected along the path adds to that, and higher orders extrapolate the noise the guidance
+# amplifies. How rough a step is grows with the guidance scale and shrinks with the step count,
+# so above AUTO_MAX_GUIDANCE the choice reads steps / guidance_scale ("steps per unit of guidance").
 AUTO_MAX_GUIDANCE = 3.0        # the ODE and lightly noisy plans: the corrector up to this guidance scale
 AUTO_MAX_GUIDANCE_NOISY = 2.0  # noisy plans (the reverse SDE): up to this one
 # a plan is noisy when its median step draws more than this share of the fresh noise the reverse
@@ -37,9 +39,20 @@ AUTO_MAX_GUIDANCE_NOISY = 2.0  # noisy plans (the reverse SDE): up to this one
 # which does not shrink with the step (for phi = x^k it tends to k - 1). ODE 0; the paper's scale:
 # median 0.11-0.23 over 10-200 steps (0.57 at 5); phi = x^1.5: 0.5-0.94; the reverse SDE 1
 AUTO_NOISY_SHARE = 0.6
-# above those scales a plan that injects noise runs order 2 at most without the corrector, and
-# from this scale on order 1 with it; the ODE keeps the given order (no corrector)
+# lightly noisy plans above AUTO_MAX_GUIDANCE: order 2 (corrected), from this scale on order 1 with the corrector
 AUTO_STRONG_GUIDANCE = 5.0
+# above AUTO_MAX_GUIDANCE, steps per unit of guidance q = n / g (n steps, g the guidance scale):
+# the ODE and lightly noisy plans run order 1 without the corrector below AUTO_STEPS_ORDER_1; the
+# ODE then runs order 1 with the corrector below AUTO_STEPS_ORDER_1_PC, order 2 below
+# AUTO_STEPS_ORDER_2, order 3 below AUTO_STEPS_ORDER_3, order 2 with the corrector below
+# AUTO_STEPS_ORDER_2_PC and the given order with the corrector from there; noisy plans run order 1
+# with the corrector below AUTO_STEPS_NOISY_ORDER_1 and order 2 (corrected) from there
+AUTO_STEPS_ORDER_1 = 1.75
+AUTO_STEPS_ORDER_1_PC = 2.25
+AUTO_STEPS_ORDER_2 = 3.6
+AUTO_STEPS_ORDER_3 = 6.0
+AUTO_STEPS_ORDER_2_PC = 10.0
+AUTO_STEPS_NOISY_ORDER_1 = 4.2
 # The guard (er_sde.er_sde_update, er_sde_correct). With strong guidance (a guidance scale above
 # GUARD_MIN_GUIDANCE handed over) on a noisy plan (median fresh-noise share above GUARD_NOISY_SHARE,
 # auto's measure: the reverse SDE, x^2.5, x^1.5 up to ~30 steps), a step of order >= 2 falls back,
@@ -264,22 +277,46 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     """Scheme "auto": (the order, whether the predictor-corrector scheme's correctors are kept).
 
     guidance_scale: the classifier-free guidance scale the host applies (ComfyUI's cfg; 1 for an
-    unguided or guidance-distilled model); None (unknown): the corrected scheme at `order`, since
-    nothing the solver sees tells strong guidance apart (docs/predictor-corrector.md).
-    noise_shares: per step down, the fresh noise drawn relative to the reverse SDE's over the same
-    step (_noise_shares, AUTO_NOISY_SHARE); all 0 where no noise is drawn. The order never
-    exceeds `order`."""
-    if guidance_scale is None:
-        return order, False
+    unguided or guidance-distilled model); None (unknown, e.g. dual-CFG guiders): the choice whose
+    worst ratio to the best fixed setting over guidance 1-10 measured smallest
+    (docs/predictor-corrector.md): the given order with the corrector on the ODE, order 2
+    corrected with light noise (the paper's scale), order 1 with the corrector on noisy plans.
+    noise_shares: per step down to a positive sigma, the fresh noise drawn relative to the reverse
+    SDE's over the same step (_noise_shares, AUTO_NOISY_SHARE); all 0 where no noise is drawn.
+    Their count plus one is the step count the policy reads (a schedule ending at sigma = 0 has
+    that many model calls). The order never exceeds `order`.
+
+    With g = guidance_scale and n = steps, above AUTO_MAX_GUIDANCE:
+    ODE: n < 1.75 g order 1; < 2.25 g order 1 + corrector; < 3.6 g order 2; < 6 g order 3;
+    < 10 g order 2 + corrector; else the given order + corrector.
+    Light noise: n < 1.75 g order 1; else from g = 5 order 1 + corrector, below it order 2.
+    Noisy plans above AUTO_MAX_GUIDANCE_NOISY: order 1 + corrector where g > AUTO_MAX_GUIDANCE
+    and n < 4.2 g, else order 2."""
     shares = sorted(noise_shares)
+    noiseless = not any(noise_shares)
     noisy = bool(shares) and shares[len(shares) // 2] > AUTO_NOISY_SHARE
+    if guidance_scale is None:
+        return (order, True) if noiseless else (1, True) if noisy else (min(order, 2), False)
+    g, steps = guidance_scale, len(shares) + 1
     if guidance_scale <= (AUTO_MAX_GUIDANCE_NOISY if noisy else AUTO_MAX_GUIDANCE):
         return order, True
-    if not any(noise_shares):
-        return order, False
-    if guidance_scale >= AUTO_STRONG_GUIDANCE:
+    if noisy:
+        if g > AUTO_MAX_GUIDANCE and steps < AUTO_STEPS_NOISY_ORDER_1 * g:
+            return 1, True
+        return min(order, 2), False
+    if steps < AUTO_STEPS_ORDER_1 * g:
+        return 1, False
+    if not noiseless:
+        return (1, True) if g >= AUTO_STRONG_GUIDANCE else (min(order, 2), False)
+    if steps < AUTO_STEPS_ORDER_1_PC * g:
         return 1, True
-    return min(order, 2), False
+    if steps < AUTO_STEPS_ORDER_2 * g:
+        return min(order, 2), False
+    if steps < AUTO_STEPS_ORDER_3 * g:
+        return order, False
+    if steps < AUTO_STEPS_ORDER_2_PC * g:
+        return min(order, 2), True
+    return order, True
 
 
 def _noise_shares(lam_s: torch.Tensor, lam_t: torch.Tensor, phi_s: torch.Tensor, phi_t: torch.Tensor,

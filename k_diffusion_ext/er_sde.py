@@ -63,12 +63,13 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             k + 1 at one model call a step; the model's prediction at the uncorrected x_t is the one
             kept, and the step to sigma = 0 is not corrected. More accurate unguided and up to
             guidance 3 on the ODE, less accurate with strong guidance (docs/predictor-corrector.md).
-            "auto": the order and scheme that measured best for guidance_scale
-            (coefficients.auto_choice): predictor_corrector up to guidance 3 on the ODE and the
-            paper's noise scale, up to 2 on noisier plans such as the reverse SDE; above that, on
-            the ODE the corrected scheme, where noise is injected the corrected scheme at order 2
-            at most, and from guidance 5 predictor_corrector at order 1. With guidance_scale None:
-            the corrected scheme at `order`.
+            "auto": the order and scheme that measured best for guidance_scale and the step
+            count (coefficients.auto_choice): predictor_corrector up to guidance 3 on the ODE and
+            the paper's noise scale, up to 2 on noisier plans such as the reverse SDE; above that,
+            lower orders the fewer steps per unit of guidance (steps / guidance_scale) the plan
+            has (table in docs/predictor-corrector.md). With guidance_scale None: the choice
+            safest across guidance 1-10 (predictor_corrector on the ODE, corrected at order 2
+            with the paper's noise scale, predictor_corrector at order 1 on the reverse SDE).
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.

@@ -96,6 +96,54 @@ def labelled_problem(param: str, scale: float, n: int) -> Problem:
                    accuracy, data_floor=floor)
 
 
+GUIDED_MIXTURE = {"dim": 8, "classes": 4, "per_class": 3, "std": 0.3, "seed": 4321}
+
+
+class GuidedMixture:
+    """Classifier-free guidance of an exact class-conditional Gaussian mixture: D_u + scale (D_c - D_u),
+    D_c the mixture of the item's class, D_u of every class (float64; one call is one NFE).
+    space "flow": the same data on the rectified-flow path (x = (1 - s) x0 + s n, the VE latent
+    x / (1 - s) at lambda = s / (1 - s))."""
+
+    def __init__(self, means: torch.Tensor, std: float, labels: torch.Tensor, scale: float, space: str):
+        from k_diffusion_ext.analytic import mixture_denoiser
+        per_class = GUIDED_MIXTURE["per_class"]
+        self.uncond = mixture_denoiser(means, std)
+        self.cond = [mixture_denoiser(means[c * per_class:(c + 1) * per_class], std)
+                     for c in range(means.shape[0] // per_class)]
+        self.labels, self.scale, self.space = labels, float(scale), space
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
+        n = x.shape[0]
+        s = sigma.reshape(-1).to(torch.float64).expand(n) if sigma.numel() in (1, n) else sigma
+        y, lam = (x.double(), s) if self.space == "edm" else (x.double() / (1 - s)[:, None], s / (1 - s))
+        labels = self.labels[:n] if self.labels.numel() >= n else torch.arange(n) % len(self.cond)
+        du = self.uncond(y, lam)
+        dc = torch.empty_like(du)
+        for c, den in enumerate(self.cond):
+            idx = labels == c
+            if idx.any():
+                dc[idx] = den(y[idx], lam[idx])
+        return (du + self.scale * (dc - du)).to(x.dtype)
+
+
+def guided_mixture_problem(space: str, scale: float, n: int) -> Problem:
+    g = torch.Generator().manual_seed(GUIDED_MIXTURE["seed"])
+    k = GUIDED_MIXTURE["classes"] * GUIDED_MIXTURE["per_class"]
+    means = 2.0 * torch.randn(k, GUIDED_MIXTURE["dim"], generator=g, dtype=torch.float64)
+    std = GUIDED_MIXTURE["std"]
+    labels = torch.arange(n) % GUIDED_MIXTURE["classes"]
+    mu = means.mean(0)
+    centered = means - mu
+    cov = std * std * torch.eye(GUIDED_MIXTURE["dim"], dtype=torch.float64) + centered.T @ centered / k
+    name = ("gmix" if space == "edm" else "flow_gmix") + f"_cfg{scale:g}"
+    return Problem(name, f"Exact class-conditional Gaussian mixture ({GUIDED_MIXTURE['dim']}-D, "
+                   f"{GUIDED_MIXTURE['classes']} classes of {GUIDED_MIXTURE['per_class']} components, std {std}), "
+                   f"{'EDM' if space == 'edm' else 'rectified flow'}, guidance scale {scale:g}", space, torch.float64,
+                   GUIDED_MIXTURE["dim"], GuidedMixture(means, std, labels, scale, space), lambda x: x.double().numpy(),
+                   (mu.numpy(), cov.numpy()), "the unconditional mixture's exact moments")
+
+
 # name -> (builder(n), samples per seed in the full run); the order is the report's
 BENCHMARKS: dict[str, Callable[[int], Problem]] = {
     "mixture": mixture_problem,

@@ -122,9 +122,11 @@ def test_predictor_corrector_scheduler_equals_sample_er_sde(prediction_type, ord
 @pytest.mark.parametrize("guidance_scale,noise_scale,picks", [
     (1.0, "paper_default", dict(scheme="predictor_corrector")),
     (4.0, "paper_default", dict(scheme="corrected", order=2)),
-    (7.5, "paper_default", dict(scheme="predictor_corrector", order=1)),
-    (None, "paper_default", dict(scheme="corrected")),
-    (7.5, "ode", dict(scheme="corrected")),
+    (7.5, "paper_default", dict(scheme="corrected", order=1)),   # 12 steps at 7.5: 1.6 steps per unit of cfg
+    (None, "paper_default", dict(scheme="corrected", order=2)),   # unknown cfg: the safest across cfg 1-10
+    (None, "ode", dict(scheme="predictor_corrector")),
+    (7.5, "ode", dict(scheme="corrected", order=1)),
+    (2.5, "ode", dict(scheme="predictor_corrector")),
 ])
 @pytest.mark.parametrize("prediction_type", ["epsilon", "flow_prediction"])
 def test_auto_scheme_reads_the_guidance_scale_key_as_sample_er_sde_reads_its_argument(

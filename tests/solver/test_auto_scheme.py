@@ -1,6 +1,6 @@
-"""Scheme "auto": the predictor-corrector scheme where it measured better, the corrected scheme
-(at order 2 at most where noise is injected) where the guidance is strong, decided from the
-guidance scale the host hands over (bench/results/pc_auto.md)."""
+"""Scheme "auto": the predictor-corrector scheme where it measured better, lower orders and the
+corrected scheme where the guidance is strong for the step count, decided from the guidance scale
+the host hands over and the plan's steps (bench/results/pc_policy.md)."""
 import pytest
 import torch
 
@@ -30,15 +30,18 @@ def test_auto_is_listed_and_bad_guidance_scales_are_refused_by_name():
 @pytest.mark.parametrize("noise_scale, guidance, order, scheme", [
     ("ode", 1.0, 3, "predictor_corrector"),            # unguided: the corrector wins on every group
     ("ode", 3.0, 3, "predictor_corrector"),
-    ("ode", 7.0, 3, "corrected"),                      # strong guidance, no noise: order 3 stays
+    ("ode", 4.0, 1, "predictor_corrector"),            # 8 steps at cfg 4: 2 steps per unit of guidance
+    ("ode", 7.0, 1, "corrected"),                      # strong guidance, few steps: order 1 (was order 3)
     ("paper_default", 3.0, 3, "predictor_corrector"),  # light noise: corrector up to 3
     ("paper_default", 4.0, 2, "corrected"),            # guided and noisy: order 2
-    ("paper_default", 7.0, 1, "predictor_corrector"),  # strongly guided and noisy: order 1, corrected
+    ("paper_default", 5.0, 1, "corrected"),            # 8 steps from cfg 4.6 on: order 1
+    ("paper_default", 7.0, 1, "corrected"),
     ("reverse_sde", 2.0, 3, "predictor_corrector"),
     ("reverse_sde", 2.5, 2, "corrected"),              # heavy noise: corrector up to 2 only
     ("reverse_sde", 5.0, 1, "predictor_corrector"),
-    ("reverse_sde", None, 3, "corrected"),             # no scale: the corrected scheme as asked
-    ("paper_default", None, 3, "corrected"),
+    ("reverse_sde", None, 1, "predictor_corrector"),   # no scale: the safest across scales
+    ("paper_default", None, 2, "corrected"),
+    ("ode", None, 3, "predictor_corrector"),
 ])
 def test_auto_samples_exactly_like_the_variant_its_guidance_scale_selects(noise_scale, guidance, order, scheme):
     auto = _run(scheme="auto", guidance_scale=guidance, noise_scale=noise_scale)
@@ -49,28 +52,63 @@ def test_auto_samples_exactly_like_the_variant_its_guidance_scale_selects(noise_
         assert not torch.equal(auto, _run(scheme=s, order=k, noise_scale=noise_scale)), "variants not told apart"
 
 
+@pytest.mark.parametrize("noise_scale, guidance, steps, order, scheme", [
+    ("ode", 7.0, 10, 1, "corrected"),              # 1.4 steps per unit of guidance
+    ("ode", 7.0, 14, 1, "predictor_corrector"),    # 2
+    ("ode", 7.0, 20, 2, "corrected"),              # 2.9
+    ("ode", 7.0, 30, 3, "corrected"),              # 4.3
+    ("ode", 5.0, 20, 3, "corrected"),              # 4
+    ("ode", 7.0, 50, 2, "predictor_corrector"),    # 7.1
+    ("ode", 4.5, 50, 3, "predictor_corrector"),    # 11
+    ("ode", 4.0, 12, 2, "corrected"),              # 3 steps per unit of guidance
+    ("paper_default", 8.0, 12, 1, "corrected"),
+    ("paper_default", 8.0, 20, 1, "predictor_corrector"),
+    ("paper_default", 4.5, 30, 2, "corrected"),
+    ("reverse_sde", 4.0, 16, 1, "predictor_corrector"),
+    ("reverse_sde", 4.0, 20, 2, "corrected"),      # 5 steps per unit of guidance: order 2
+    ("reverse_sde", 8.0, 30, 1, "predictor_corrector"),
+])
+def test_auto_reads_the_step_count(noise_scale, guidance, steps, order, scheme):
+    sigmas = karras_sigmas(steps, 0.03, 14.6)
+    s = validate_sigmas(sigmas)
+    a = validate_alphas(None, s)
+    phi = resolve_noise_scale(noise_scale, 1.0)
+    # the variant gets the guidance too: where the plan is noisy and the guidance strong, both carry the guard
+    assert plan_steps(s, a, phi, 3, "auto", guidance_scale=guidance) == \
+        plan_steps(s, a, phi, order, scheme, guidance_scale=guidance), f"auto at cfg {guidance}, {steps} steps ({noise_scale}) is not {scheme} at order {order}"
+
+
 def test_auto_keeps_the_given_lower_order_and_noiseless_plans_keep_order_3():
     assert torch.equal(_run(scheme="auto", guidance_scale=1.0, order=2),
                        _run(scheme="predictor_corrector", order=2))
-    assert torch.equal(_run(scheme="auto", guidance_scale=4.0, order=1, noise_scale="reverse_sde"),
-                       _run(scheme="corrected", order=1, noise_scale="reverse_sde"))
+    assert torch.equal(_run(scheme="auto", guidance_scale=3.5, order=1, noise_scale="paper_default"),
+                       _run(scheme="corrected", order=1, noise_scale="paper_default"))
     assert torch.equal(_run(scheme="auto", guidance_scale=7.0, order=1, noise_scale="reverse_sde"),
                        _run(scheme="predictor_corrector", order=1, noise_scale="reverse_sde"))
-    # s_noise = 0 injects nothing: the ODE's rule (order kept, corrector up to 3)
+    # s_noise = 0 injects nothing: the ODE's rule (8 steps at cfg 7: order 1, corrector up to cfg 3)
     assert torch.equal(_run(scheme="auto", guidance_scale=7.0, noise_scale="reverse_sde", s_noise=0.0),
-                       _run(scheme="corrected", noise_scale="reverse_sde", s_noise=0.0))
+                       _run(scheme="corrected", order=1, noise_scale="reverse_sde", s_noise=0.0))
     assert torch.equal(_run(scheme="auto", guidance_scale=2.5, noise_scale="reverse_sde", s_noise=0.0),
                        _run(scheme="predictor_corrector", noise_scale="reverse_sde", s_noise=0.0))
 
 
 def test_policy_thresholds_sit_where_the_benchmarks_put_them():
-    light, heavy = [0.0, 0.05, 0.4], [1.0, 1.0, 0.1]
-    assert auto_choice(3.0, light, 3) == (3, True) and auto_choice(3.01, light, 3) == (2, False)
-    assert auto_choice(2.0, heavy, 3) == (3, True) and auto_choice(2.01, heavy, 3) == (2, False)
-    assert auto_choice(4.99, heavy, 3) == (2, False) and auto_choice(5.0, heavy, 3) == (1, True)
-    assert auto_choice(9.0, [0.0], 3) == (3, False), "a noiseless plan keeps its order"
-    assert auto_choice(4.0, light, 1) == (1, False), "the given order is a ceiling"
-    assert auto_choice(0.0, heavy, 2) == (2, True) and auto_choice(None, [0.0], 3) == (3, False)
+    light, heavy, ode = [0.0, 0.05, 0.4], [1.0, 1.0, 0.1], [0.0]
+    n = lambda steps, shares: (shares * steps)[:steps - 1]  # noqa: E731  (steps - 1 shares: the last step is to 0)
+    assert auto_choice(3.0, n(20, light), 3) == (3, True) and auto_choice(3.01, n(20, light), 3) == (2, False)
+    assert auto_choice(2.0, n(20, heavy), 3) == (3, True) and auto_choice(2.01, n(20, heavy), 3) == (2, False)
+    assert auto_choice(4.99, n(20, light), 3) == (2, False) and auto_choice(5.0, n(20, light), 3) == (1, True)
+    # steps per unit of guidance: order 1 below 1.75 (ODE, light noise), below 4.2 with heavy noise
+    assert auto_choice(8.0, n(13, light), 3) == (1, False) and auto_choice(8.0, n(14, light), 3) == (1, True)
+    assert auto_choice(4.0, n(16, heavy), 3) == (1, True) and auto_choice(4.0, n(17, heavy), 3) == (2, False)
+    assert auto_choice(3.0, n(8, heavy), 3) == (2, False), "order 1 only above guidance 3"
+    ode_choices = [auto_choice(10.0, n(steps, ode), 3) for steps in (17, 18, 22, 23, 35, 36, 59, 60, 99, 100)]
+    assert ode_choices == [(1, False), (1, True), (1, True), (2, False), (2, False), (3, False), (3, False),
+                           (2, True), (2, True), (3, True)]
+    assert auto_choice(4.0, n(10, light), 1) == (1, False), "the given order is a ceiling"
+    assert auto_choice(0.0, n(8, heavy), 2) == (2, True)
+    assert auto_choice(None, n(20, ode), 3) == (3, True) and auto_choice(None, n(20, light), 3) == (2, False)
+    assert auto_choice(None, n(20, heavy), 3) == (1, True)
 
 
 @pytest.mark.parametrize("space", ["edm", "flow"])
