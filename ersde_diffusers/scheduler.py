@@ -119,7 +119,9 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
     FlowMatchEulerDiscreteScheduler (it passes none to a scheduler whose use_flow_sigmas is set).
     """
 
-    _compatibles = [e.name for e in KarrasDiffusionSchedulers] + ["FlowMatchEulerDiscreteScheduler"]
+    # EDMEulerScheduler is not one: its models take EDM-preconditioned input and continuous timesteps
+    _compatibles = [e.name for e in KarrasDiffusionSchedulers if e.name != "EDMEulerScheduler"] + [
+        "FlowMatchEulerDiscreteScheduler"]
     order = 1
 
     @register_to_config
@@ -462,7 +464,9 @@ def flow_match_config(config: dict) -> dict:
         return config
     if config.get("invert_sigmas"):
         raise ValueError("invert_sigmas (Mochi's inverted schedule) is not supported by ERSDESolverScheduler")
-    out = {k: v for k, v in config.items() if k not in ("shift", "invert_sigmas", "stochastic_sampling")}
+    # `shift` stays (diffusers keeps a compatible class's keys in the config), so that from_config back to
+    # FlowMatchEulerDiscreteScheduler gives its shift back
+    out = dict(config)
     out.update(prediction_type="flow_prediction", flow_shift=float(config.get("shift", 1.0)))
     return out
 
@@ -500,6 +504,9 @@ def _refuse_or_warn(config: dict, kwargs: dict) -> None:
     """A compatible scheduler's setting this scheduler does not honour: an error where the images would be wrong,
     a warning naming it otherwise; never kept silently."""
     merged = {**config, **kwargs}
+    if "sigma_data" in merged and "beta_start" not in merged:
+        raise ValueError("ERSDESolverScheduler does not support EDM-parametrised models (an EDM scheduler's config, "
+                         "with sigma_data): their models take preconditioned input and continuous timesteps")
     for key, (neutral, why) in REFUSED_SETTINGS.items():
         if merged.get(key, neutral) != neutral:
             raise ValueError(f"ERSDESolverScheduler does not support {key}={merged[key]!r}: {why}")
@@ -536,8 +543,8 @@ def _check_config(cfg: Any) -> None:
     if not isinstance(cfg.thresholding, bool):
         raise ValueError(f"thresholding must be true or false, got {cfg.thresholding!r}")
     ratio, max_value = cfg.dynamic_thresholding_ratio, cfg.sample_max_value
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
-        raise ValueError(f"dynamic_thresholding_ratio must be a number in (0, 1], got {ratio!r}")
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+        raise ValueError(f"dynamic_thresholding_ratio must be a number in [0, 1], got {ratio!r}")
     if isinstance(max_value, bool) or not isinstance(max_value, (int, float)) or not 0 < max_value < math.inf:
         raise ValueError(f"sample_max_value must be a finite number > 0, got {max_value!r}")
     if cfg.noise_seed is not None and (isinstance(cfg.noise_seed, bool) or not isinstance(cfg.noise_seed, int)):
