@@ -279,3 +279,19 @@ def test_the_schedule_is_the_pipeline_s_own_flow_match_schedule(name):
     own.set_timesteps(**calls[0])
     torch.testing.assert_close(pipe.scheduler.sigmas, own.sigmas, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(pipe.scheduler.timesteps, own.timesteps, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["flux-dev", "flux-schnell"])
+def test_mu_shifts_the_schedule_only_with_dynamic_shifting(name):
+    """Flux passes mu (from the image size) always: with use_dynamic_shifting (FLUX.1-dev) it sets the shift, so
+    two sizes give two schedules; without (FLUX.1-schnell) it is ignored (docs: set_timesteps, mu)."""
+    pipe, call = pipeline(name)
+    calls = recorded_set_timesteps(pipe.scheduler)
+    sigmas = []
+    for size in (16, 32):
+        generate(pipe, {**call, "height": size, "width": size}, seed=3)
+        sigmas.append(pipe.scheduler.sigmas.clone())
+    assert calls[0]["mu"] != calls[1]["mu"]
+    dynamic = pipe.scheduler.config.use_dynamic_shifting
+    assert dynamic == (name == "flux-dev")
+    assert (sigmas[0] - sigmas[1]).abs().max() > 1e-3 if dynamic else torch.equal(sigmas[0], sigmas[1])
