@@ -85,7 +85,8 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
     (num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas, solver_order,
     prediction_type, use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas, use_flow_sigmas,
     flow_shift, use_dynamic_shifting, time_shift_type, final_sigmas_type, lambda_min_clipped,
-    variance_type, timestep_spacing, steps_offset, rescale_betas_zero_snr). Flux's base_shift,
+    variance_type, timestep_spacing, steps_offset, rescale_betas_zero_snr, and thresholding,
+    dynamic_thresholding_ratio, sample_max_value: dynamic thresholding of each x0 prediction). Flux's base_shift,
     max_shift, base_image_seq_len, max_image_seq_len and shift_terminal are
     FlowMatchEulerDiscreteScheduler's. The solver's own:
 
