@@ -187,7 +187,12 @@ SIGMA_SCHEDULES = [dict(), dict(use_karras_sigmas=True), dict(use_exponential_si
 FINALS = ["zero", "sigma_min"]
 
 
-@pytest.mark.parametrize("spacing,sigmas,final", list(itertools.product(SPACINGS, SIGMA_SCHEDULES, FINALS)))
+def _case_id(spacing: dict, sigmas: dict, final: str) -> str:
+    return "-".join([spacing["timestep_spacing"], next(iter(sigmas), "plain").removeprefix("use_"), final])
+
+
+@pytest.mark.parametrize("spacing,sigmas,final", [pytest.param(*case, id=_case_id(*case))
+                                                  for case in itertools.product(SPACINGS, SIGMA_SCHEDULES, FINALS)])
 def test_every_spacing_and_sigma_schedule_with_both_final_sigmas_is_dpm_solver_s_and_runs(spacing, sigmas, final):
     config = {**SD15, **spacing, **sigmas, "final_sigmas_type": final}
     ours, dpm = ERSDESolverScheduler(**config), DPMSolverMultistepScheduler(**config)
