@@ -41,6 +41,17 @@ def public(config) -> dict:
     return {k: v for k, v in dict(config).items() if not k.startswith("_")}
 
 
+def assert_dpm_s_timesteps(ours, dpm) -> None:
+    """ours.timesteps are dpm.timesteps, to the integer. One known exception: under numpy 2, DPM computes
+    exponential / beta (and cosine-Karras) sigmas in float32 and truncates the first one's timestep,
+    sigma_max's 999, to 998; ours (float64) stays 999 (docs/diffusers.md, Config keys)."""
+    mine, theirs = ours.timesteps.tolist(), dpm.timesteps.tolist()
+    last = ours.config.num_train_timesteps - 1
+    if mine[0] == last and theirs[0] == last - 1 and int(np.__version__.split(".")[0]) >= 2:
+        mine, theirs = mine[1:], theirs[1:]
+    assert mine == theirs
+
+
 # --- config -----------------------------------------------------------------------------------
 
 def test_save_pretrained_and_from_pretrained_give_the_same_scheduler(tmp_path: Path):
@@ -199,7 +210,7 @@ def test_every_spacing_and_sigma_schedule_with_both_final_sigmas_is_dpm_solver_s
     for steps in (1, 3, 10, 30):
         ours.set_timesteps(steps)
         dpm.set_timesteps(steps)
-        assert ours.timesteps.tolist() == dpm.timesteps.tolist()
+        assert_dpm_s_timesteps(ours, dpm)
         torch.testing.assert_close(ours.sigmas, dpm.sigmas, rtol=2e-5, atol=1e-6)
     assert torch.isfinite(run(ours, steps=4)).all()
 

@@ -35,6 +35,17 @@ def full_loop(scheduler: ERSDESolverScheduler, steps: int = 10, dtype: torch.dty
     return x
 
 
+def assert_dpm_s_timesteps(ours, dpm) -> None:
+    """ours.timesteps are dpm.timesteps, to the integer. One known exception: under numpy 2, DPM computes
+    exponential / beta (and cosine-Karras) sigmas in float32 and truncates the first one's timestep,
+    sigma_max's 999, to 998; ours (float64) stays 999 (docs/diffusers.md, Config keys)."""
+    mine, theirs = ours.timesteps.tolist(), dpm.timesteps.tolist()
+    last = ours.config.num_train_timesteps - 1
+    if mine[0] == last and theirs[0] == last - 1 and int(np.__version__.split(".")[0]) >= 2:
+        mine, theirs = mine[1:], theirs[1:]
+    assert mine == theirs
+
+
 # --- config -----------------------------------------------------------------------------------
 
 def test_save_and_load_round_trip(tmp_path: Path):
@@ -415,7 +426,7 @@ def test_the_model_sees_dpm_solver_s_timesteps_exactly(config):
     for steps in range(1, 51):
         ours.set_timesteps(steps)
         dpm.set_timesteps(steps)
-        assert ours.timesteps.tolist() == dpm.timesteps.tolist(), f"{steps} steps"
+        assert_dpm_s_timesteps(ours, dpm)
 
 
 def test_custom_timesteps_are_truncated_as_dpm_solver_does():
