@@ -21,23 +21,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from functools import partial
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.schedulers.scheduling_utils import KarrasDiffusionSchedulers, SchedulerMixin
-from diffusers.utils import BaseOutput
+from diffusers.utils import BaseOutput, logging
 
 from . import schedules
 from ._solver import solver
 from .noise import NOISE_SOURCES, Generators, noise_for_run
+
+logger = logging.get_logger(__name__)
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample", "flow_prediction")
 VARIANCE_TYPES = (None, "learned", "learned_range")
 # a flow model's sigma = 1 has alpha = 0 (lambda infinite): the plan starts just below, as
 # ersde_nodes and scripts/ersde_webui do (their FLOW_SIGMA_CEILING)
 FLOW_SIGMA_CEILING = 1.0 - 1e-4
+# relative difference of a last step sigma and sigma_min that is float rounding, not a schedule going up
+# (float32 carries 6e-8)
+SIGMA_ROUNDING = 1e-6
 
 
 @dataclass
@@ -52,8 +58,9 @@ class _Run:
     (the kept predictions, the noise sampler). The per-step state of the solver lives here and only here."""
 
     def __init__(self, start: int, sigmas: list[float], plan: list[solver.Step], to_x0: list[tuple[float, float]],
-                 noise: solver.noise.NoiseSampler):
+                 noise: solver.noise.NoiseSampler, threshold: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.start, self.sigmas, self.plan, self.to_x0, self.noise = start, sigmas, plan, to_x0, noise
+        self.threshold = threshold
         self.keep = solver.plan_history(plan)  # earlier predictions the plan uses, as in sample_er_sde
         self.held: list[torch.Tensor] = []
 
@@ -63,6 +70,8 @@ class _Run:
         denoised = torch.mul(model_output, out_weight)
         if x_weight:
             denoised.add_(x, alpha=x_weight)
+        if self.threshold is not None:
+            denoised = self.threshold(denoised)
         # drawn only where the step injects noise, as sample_er_sde's loop draws
         noise = self.noise(self.sigmas[i], self.sigmas[i + 1]) if self.plan[i].noise_std else None
         x_next, self.held = solver.er_sde_step(x, self.plan, i, denoised, self.held, self.keep, noise)
@@ -76,7 +85,8 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
     (num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas, solver_order,
     prediction_type, use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas, use_flow_sigmas,
     flow_shift, use_dynamic_shifting, time_shift_type, final_sigmas_type, lambda_min_clipped,
-    variance_type, timestep_spacing, steps_offset, rescale_betas_zero_snr). Flux's base_shift,
+    variance_type, timestep_spacing, steps_offset, rescale_betas_zero_snr, and thresholding,
+    dynamic_thresholding_ratio, sample_max_value: dynamic thresholding of each x0 prediction). Flux's base_shift,
     max_shift, base_image_seq_len, max_image_seq_len and shift_terminal are
     FlowMatchEulerDiscreteScheduler's. The solver's own:
 
@@ -113,7 +123,9 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
     FlowMatchEulerDiscreteScheduler (it passes none to a scheduler whose use_flow_sigmas is set).
     """
 
-    _compatibles = [e.name for e in KarrasDiffusionSchedulers] + ["FlowMatchEulerDiscreteScheduler"]
+    # EDMEulerScheduler is not one: its models take EDM-preconditioned input and continuous timesteps
+    _compatibles = [e.name for e in KarrasDiffusionSchedulers if e.name != "EDMEulerScheduler"] + [
+        "FlowMatchEulerDiscreteScheduler"]
     order = 1
 
     @register_to_config
@@ -151,6 +163,9 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         timestep_spacing: str = "linspace",
         steps_offset: int = 0,
         rescale_betas_zero_snr: bool = False,
+        thresholding: bool = False,
+        dynamic_thresholding_ratio: float = 0.995,
+        sample_max_value: float = 1.0,
     ):
         _check_config(self.config)
         self.phi = solver.resolve_noise_scale(noise_scale, float(eta))
@@ -163,9 +178,13 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             lambdas = lambdas / (1 - lambdas)
             timesteps = self.train_sigmas * num_train_timesteps
         else:
-            betas = schedules.betas(num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas)
-            self.alphas_cumprod = schedules.alphas_cumprod(betas, rescale_betas_zero_snr)
-            self.train_sigmas = schedules.vp_sigmas(self.alphas_cumprod)  # ascending with t
+            # betas, alphas, alphas_cumprod: float32 as every beta-based diffusers scheduler exposes them;
+            # the sigmas come from the float64 cumulative product (the same to float32 rounding)
+            self.betas = schedules.betas(num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas)
+            self.alphas = 1.0 - self.betas
+            cumprod = schedules.alphas_cumprod(self.betas, rescale_betas_zero_snr)
+            self.alphas_cumprod = cumprod.to(torch.float32)
+            self.train_sigmas = schedules.vp_sigmas(cumprod)  # ascending with t
             lambdas = self.train_sigmas
             timesteps = np.arange(num_train_timesteps - 1, -1, -1)
         # a noise scale that breaks phi > 0 or phi(x)/x non-decreasing anywhere a schedule can reach fails here
@@ -185,6 +204,7 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         as the flow model it describes, so that the pipeline swap works for flow pipelines too."""
         if isinstance(config, dict):
             config = flow_match_config(config)
+            _refuse_or_warn(config, kwargs)
         return super().from_config(config, return_unused_kwargs=return_unused_kwargs, **kwargs)
 
     # --- indices ---------------------------------------------------------------------------
@@ -218,31 +238,25 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
                       timesteps: Sequence[float] | np.ndarray | None = None) -> None:
         """Fix the schedule: `num_inference_steps`, or custom `sigmas` (one a step, no terminal 0: flow sigmas as
         FluxPipeline passes them, shifted by flow_shift, or by mu with use_dynamic_shifting; k-diffusion sigmas for
-        VP models), or custom `timesteps`. `mu` is used only with use_dynamic_shifting (Flux passes it always).
-        Afterwards self.sigmas[i] is the sigma of step i, self.sigmas[-1] the final one."""
-        given = [v is not None for v in (sigmas, timesteps)]
-        if all(given):
-            raise ValueError("pass custom sigmas or custom timesteps, not both")
-        if num_inference_steps is None and not any(given):
+        VP models), or custom `timesteps`, or both (as CogView4 passes them to a FlowMatch scheduler: the sigmas
+        make the schedule, the timesteps are what the model sees). `mu` is used only with use_dynamic_shifting
+        (Flux passes it always). Afterwards self.sigmas[i] is the sigma of step i, self.sigmas[-1] the final one."""
+        if num_inference_steps is None and sigmas is None and timesteps is None:
             raise ValueError("set_timesteps needs num_inference_steps, sigmas or timesteps")
-        custom = sigmas if sigmas is not None else timesteps
-        if custom is not None:
-            custom = torch.as_tensor(custom, dtype=torch.float64).detach().cpu().numpy().reshape(-1)
-            if num_inference_steps is not None and len(custom) != num_inference_steps:
-                raise ValueError(f"num_inference_steps is {num_inference_steps}, but {len(custom)} custom values "
-                                 "were given")
-            if len(custom) < 1 or not np.isfinite(custom).all():
-                raise ValueError("custom sigmas / timesteps must be a non-empty list of finite numbers")
+        sigmas = _custom_values("sigmas", sigmas, num_inference_steps)
+        timesteps = _custom_values("timesteps", timesteps, num_inference_steps)
+        if sigmas is not None and timesteps is not None and len(sigmas) != len(timesteps):
+            raise ValueError(f"got {len(sigmas)} custom sigmas and {len(timesteps)} custom timesteps: "
+                             "pass one of each a step")
         if self.is_flow:
-            step_sigmas, step_timesteps = self._flow_schedule(num_inference_steps, sigmas, timesteps, mu, custom)
+            step_sigmas, step_timesteps = self._flow_schedule(num_inference_steps, sigmas, timesteps, mu)
         else:
-            step_sigmas, step_timesteps = self._vp_schedule(num_inference_steps, sigmas, timesteps, custom)
-        final = 0.0 if self.config.final_sigmas_type == "zero" else float(np.min(self.train_sigmas))
+            step_sigmas, step_timesteps = self._vp_schedule(num_inference_steps, sigmas, timesteps)
         if step_sigmas[-1] == 0.0 and sigmas is not None:
             final_sigmas = step_sigmas  # custom sigmas that already end at 0: no second zero
             step_timesteps = step_timesteps[:-1]
         else:
-            final_sigmas = np.append(step_sigmas, final)
+            final_sigmas = np.append(step_sigmas, self._final_sigma(float(step_sigmas[-1])))
         solver.validate_sigmas(torch.from_numpy(final_sigmas))  # finite, >= 0, non-increasing: a clear error now
         self.sigmas = torch.from_numpy(final_sigmas).to(torch.float32)
         dtype = torch.float32 if self.is_flow else torch.int64
@@ -252,19 +266,46 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         self._begin_index = None
         self._run = None
 
+    def _final_sigma(self, last: float) -> float:
+        """The sigma after the last step: 0, or (final_sigmas_type "sigma_min") the training schedule's smallest.
+
+        A last step sigma that is sigma_min up to float rounding (Karras' (sigma_min^(1/rho))^rho one ulp below,
+        custom sigmas in float32) makes the final step one of zero length, as DPMSolverMultistepScheduler's
+        is: the latent is left as it is, never moved up to a larger sigma."""
+        if self.config.final_sigmas_type == "zero":
+            return 0.0
+        final = float(np.min(self.train_sigmas))
+        if final <= last:
+            return final
+        if final <= last * (1.0 + SIGMA_ROUNDING):
+            return last
+        raise ValueError(f"final_sigmas_type 'sigma_min' ends at the smallest training sigma {final:.6g}, above the "
+                         f"last step's sigma {last:.6g}: end the custom sigmas at or above it, or use "
+                         "final_sigmas_type 'zero'")
+
     def _respacing(self) -> str | None:
         for kind in ("karras", "exponential", "beta"):
             if self.config[f"use_{kind}_sigmas"]:
                 return kind
         return None
 
-    def _vp_schedule(self, n: int | None, sigmas: Any, timesteps: Any, custom: np.ndarray | None
+    def _vp_timesteps(self, step_sigmas: np.ndarray) -> np.ndarray:
+        """The integer training timesteps of sigmas, as DPMSolverMultistepScheduler takes them: the nearest for
+        Karras sigmas (except with squaredcos_cap_v2) and plain schedules, truncated for exponential, beta and
+        cosine-Karras sigmas (DPM's int64 cast)."""
+        t = schedules.sigma_to_timestep(step_sigmas, self.train_sigmas)
+        kind = self._respacing()
+        if kind in ("exponential", "beta") or (kind == "karras" and self.config.beta_schedule == "squaredcos_cap_v2"):
+            return np.trunc(t)
+        return t.round()
+
+    def _vp_schedule(self, n: int | None, sigmas: np.ndarray | None, timesteps: np.ndarray | None
                      ) -> tuple[np.ndarray, np.ndarray]:
         cfg, train = self.config, self.train_sigmas
         if sigmas is not None:  # k-diffusion sigmas, one a step
-            step_sigmas = custom
+            step_sigmas = sigmas
         elif timesteps is not None:
-            step_sigmas = np.interp(custom, np.arange(len(train)), train)
+            step_sigmas = np.interp(timesteps, np.arange(len(train)), train)
         else:
             last = schedules.last_unclipped_timestep(train, cfg.lambda_min_clipped)
             spaced = schedules.spaced_timesteps(n, cfg.num_train_timesteps, cfg.timestep_spacing, cfg.steps_offset,
@@ -274,31 +315,32 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             if kind is None:
                 return step_sigmas, spaced
             step_sigmas = schedules.respaced(step_sigmas, kind, float(train[0]), float(train[-1]))
-        if timesteps is not None:
-            return step_sigmas, custom.round()
-        return step_sigmas, schedules.sigma_to_timestep(step_sigmas, train).round()
+        if timesteps is not None:  # as DPMSolverMultistepScheduler casts custom timesteps: truncated
+            return step_sigmas, np.trunc(timesteps)
+        return step_sigmas, self._vp_timesteps(step_sigmas)
 
-    def _flow_schedule(self, n: int | None, sigmas: Any, timesteps: Any, mu: float | None, custom: np.ndarray | None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+    def _flow_schedule(self, n: int | None, sigmas: np.ndarray | None, timesteps: np.ndarray | None,
+                       mu: float | None) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.config
         total = cfg.num_train_timesteps
-        if timesteps is not None:  # the model's timesteps as given; sigma = t / T, not shifted again
-            return custom / total, custom
+        if sigmas is None and timesteps is not None:  # the model's timesteps as given; sigma = t / T, not shifted
+            return timesteps / total, timesteps
         if sigmas is None:
             # FlowMatchEulerDiscreteScheduler's grid: from 1 to the training schedule's smallest sigma
-            custom = np.linspace(1.0, float(np.min(self.train_sigmas)), n)
+            sigmas = np.linspace(1.0, float(np.min(self.train_sigmas)), n)
         if cfg.use_dynamic_shifting:
             if mu is None:
                 raise ValueError("use_dynamic_shifting needs mu: pass set_timesteps(..., mu=...) as FluxPipeline does")
-            step_sigmas = schedules.dynamic_shift(custom, float(mu), cfg.time_shift_type)
+            step_sigmas = schedules.dynamic_shift(sigmas, float(mu), cfg.time_shift_type)
         else:
-            step_sigmas = schedules.flow_shift(custom, cfg.flow_shift)
+            step_sigmas = schedules.flow_shift(sigmas, cfg.flow_shift)
         if cfg.shift_terminal:
             step_sigmas = schedules.stretch_to_terminal(step_sigmas, cfg.shift_terminal)
         kind = self._respacing()
         if kind is not None:
             step_sigmas = schedules.respaced(step_sigmas, kind, float(step_sigmas.min()), float(step_sigmas.max()))
-        return step_sigmas, step_sigmas * total
+        # both given (CogView4): the timesteps are the model's, as FlowMatchEulerDiscreteScheduler keeps them
+        return step_sigmas, (timesteps if timesteps is not None else step_sigmas * total)
 
     # --- the solver's variables ------------------------------------------------------------
     def _start_run(self, sample: torch.Tensor, generator: Generators) -> _Run:
@@ -314,7 +356,9 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         to_x0 = [_x0_weights(cfg.prediction_type, a, s) for a, s in zip(alpha.tolist(), sigma_t.tolist())]
         # the noise sampler is called with those sigmas, as sample_er_sde calls it in ComfyUI
         noise = noise_for_run(cfg.noise_source, sample, cfg.noise_seed, generator, sigmas)
-        return _Run(start, sigmas.tolist(), plan, to_x0, noise)
+        threshold = partial(dynamic_threshold, ratio=float(cfg.dynamic_thresholding_ratio),
+                            max_value=float(cfg.sample_max_value)) if cfg.thresholding else None
+        return _Run(start, sigmas.tolist(), plan, to_x0, noise, threshold)
 
     # --- the diffusers interface -----------------------------------------------------------
     def scale_model_input(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -389,6 +433,16 @@ def latent_coefficients(sigmas: torch.Tensor, flow: bool) -> tuple[torch.Tensor,
     return alpha, sigmas * alpha
 
 
+def dynamic_threshold(x0: torch.Tensor, ratio: float, max_value: float) -> torch.Tensor:
+    """Dynamic thresholding of the x0 prediction (Saharia et al. 2022, Imagen, arXiv 2205.11487), as diffusers'
+    schedulers apply it: per batch item s = the `ratio` quantile of |x0|, clamped to [1, max_value]; x0 is
+    clipped to [-s, s] and divided by s (s = 1: plain clipping to [-1, 1])."""
+    flat = x0.reshape(x0.shape[0], -1)
+    work = flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
+    s = torch.quantile(work.abs(), ratio, dim=1).clamp(min=1.0, max=max_value).unsqueeze(1)
+    return (torch.maximum(torch.minimum(work, s), -s) / s).to(x0.dtype).reshape(x0.shape)
+
+
 def _as(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """tensor in dtype; no call at all where it is already (an aten::to a step each, on the host, otherwise)."""
     return tensor if tensor.dtype == dtype else tensor.to(dtype)
@@ -414,9 +468,55 @@ def flow_match_config(config: dict) -> dict:
         return config
     if config.get("invert_sigmas"):
         raise ValueError("invert_sigmas (Mochi's inverted schedule) is not supported by ERSDESolverScheduler")
-    out = {k: v for k, v in config.items() if k not in ("shift", "invert_sigmas", "stochastic_sampling")}
+    # `shift` stays (diffusers keeps a compatible class's keys in the config), so that from_config back to
+    # FlowMatchEulerDiscreteScheduler gives its shift back
+    out = dict(config)
     out.update(prediction_type="flow_prediction", flow_shift=float(config.get("shift", 1.0)))
     return out
+
+
+def _custom_values(name: str, values: Any, num_inference_steps: int | None) -> np.ndarray | None:
+    """Custom sigmas or timesteps as a float64 array, one a step, checked."""
+    if values is None:
+        return None
+    values = torch.as_tensor(values, dtype=torch.float64).detach().cpu().numpy().reshape(-1)
+    if num_inference_steps is not None and len(values) != num_inference_steps:
+        raise ValueError(f"num_inference_steps is {num_inference_steps}, but {len(values)} custom {name} were given")
+    if len(values) < 1 or not np.isfinite(values).all():
+        raise ValueError(f"custom {name} must be a non-empty list of finite numbers")
+    return values
+
+
+# settings of compatible schedulers that this one does not honour, the value that changes nothing, and what
+# the user gets instead; diffusers keeps a compatible class's keys in the config (so that from_config back
+# gives them back), so each is named here rather than dropped without a word
+IGNORED_SETTINGS = {
+    "clip_sample": (False, "the x0 prediction is not clipped (use thresholding=True for dynamic thresholding)"),
+    "use_lu_lambdas": (False, "use use_exponential_sigmas=True for steps uniform in log-SNR"),
+    "sigma_min": (None, "Karras, exponential and beta sigmas span the training schedule's sigma range"),
+    "sigma_max": (None, "Karras, exponential and beta sigmas span the training schedule's sigma range"),
+    "interpolation_type": ("linear", "sigmas are interpolated linearly in log sigma between training timesteps"),
+}
+# settings under which the model would see other timesteps than it was trained with: refused
+REFUSED_SETTINGS = {
+    "timestep_type": ("discrete", "continuous timesteps (0.25 log sigma) are not supported: the model would be "
+                                  "given integer training timesteps"),
+}
+
+
+def _refuse_or_warn(config: dict, kwargs: dict) -> None:
+    """A compatible scheduler's setting this scheduler does not honour: an error where the images would be wrong,
+    a warning naming it otherwise; never kept silently."""
+    merged = {**config, **kwargs}
+    if "sigma_data" in merged and "beta_start" not in merged:
+        raise ValueError("ERSDESolverScheduler does not support EDM-parametrised models (an EDM scheduler's config, "
+                         "with sigma_data): their models take preconditioned input and continuous timesteps")
+    for key, (neutral, why) in REFUSED_SETTINGS.items():
+        if merged.get(key, neutral) != neutral:
+            raise ValueError(f"ERSDESolverScheduler does not support {key}={merged[key]!r}: {why}")
+    for key, (neutral, why) in IGNORED_SETTINGS.items():
+        if merged.get(key, neutral) != neutral:
+            logger.warning(f"ERSDESolverScheduler ignores {key}={merged[key]!r} of the config it was made from: {why}")
 
 
 def _one_of(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -444,6 +544,13 @@ def _check_config(cfg: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
     solver.validate_guidance_scale(cfg.guidance_scale)
+    if not isinstance(cfg.thresholding, bool):
+        raise ValueError(f"thresholding must be true or false, got {cfg.thresholding!r}")
+    ratio, max_value = cfg.dynamic_thresholding_ratio, cfg.sample_max_value
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+        raise ValueError(f"dynamic_thresholding_ratio must be a number in [0, 1], got {ratio!r}")
+    if isinstance(max_value, bool) or not isinstance(max_value, (int, float)) or not 0 < max_value < math.inf:
+        raise ValueError(f"sample_max_value must be a finite number > 0, got {max_value!r}")
     if cfg.noise_seed is not None and (isinstance(cfg.noise_seed, bool) or not isinstance(cfg.noise_seed, int)):
         raise ValueError(f"noise_seed must be an integer or None, got {cfg.noise_seed!r}")
     if sum(bool(cfg[f"use_{k}_sigmas"]) for k in ("karras", "exponential", "beta")) > 1:

@@ -232,3 +232,61 @@ def test_other_noise_sources_are_reproducible(family, source):
     assert np.abs(first - other).max() > 1e-3
     portable = pipeline(family, "txt2img")
     assert np.abs(generate(portable, family, "txt2img", seed=3) - first).max() > 1e-3
+
+
+# --- the keywords pipelines hand the scheduler: eta, generator (mu: test_pipelines_2026.py) ----------
+
+def _sd_image(pipe, seed: int, latents: torch.Tensor | None = None, **kwargs) -> np.ndarray:
+    _, embeddings = components("sd")
+    return pipe(**embeddings, height=SIZE, width=SIZE, num_inference_steps=STEPS, output_type="np",
+                generator=torch.Generator().manual_seed(seed), latents=latents, **kwargs).images
+
+
+def test_a_pipeline_s_eta_is_not_the_scheduler_s_and_the_config_eta_0_is_the_ode():
+    """SD pipelines pass eta only to a step() that takes one; ours takes none (docs: Config keys, eta)."""
+    pipe = pipeline("sd", "txt2img")
+    default = _sd_image(pipe, 3)
+    np.testing.assert_array_equal(_sd_image(pipe, 3, eta=0.0), default)
+    np.testing.assert_array_equal(_sd_image(pipe, 3, eta=1.0), default)
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, eta=0.0)
+    ode_by_eta = _sd_image(pipe, 3)
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, eta=1.0, noise_scale="ode")
+    np.testing.assert_allclose(_sd_image(pipe, 3), ode_by_eta, atol=1e-5)
+    assert np.abs(ode_by_eta - default).max() > 1e-3
+
+
+def test_the_pipeline_s_generator_seeds_the_step_noise_unless_noise_seed_is_set():
+    """SD passes its generator to step(): with the starting latent fixed, the generator's seed alone changes
+    the image (the per-step noise); a config noise_seed takes its place (docs: Noise, the seed order)."""
+    pipe = pipeline("sd", "txt2img")
+    received = []
+    step = pipe.scheduler.step
+
+    @functools.wraps(step)
+    def spy(*args, generator=None, **kwargs):
+        received.append(generator)
+        return step(*args, generator=generator, **kwargs)
+
+    pipe.scheduler.step = spy
+    latents = torch.randn(1, 4, SIZE // 2, SIZE // 2, generator=torch.Generator().manual_seed(9))
+    a, again, b = (_sd_image(pipe, seed, latents) for seed in (3, 3, 4))
+    assert all(isinstance(g, torch.Generator) for g in received)
+    np.testing.assert_array_equal(a, again)
+    assert np.abs(a - b).max() > 1e-3
+    pipe.scheduler = ERSDESolverScheduler.from_config(pipe.scheduler.config, noise_seed=7)
+    np.testing.assert_array_equal(_sd_image(pipe, 3, latents), _sd_image(pipe, 4, latents))
+
+
+def test_without_a_generator_in_step_the_starting_latent_seeds_the_noise():
+    """Flux passes no generator to step(): the seed is a hash of the starting latent, so the same latent gives
+    the same image whatever the pipeline's generator, and another latent another image."""
+    pipe = pipeline("flux", "txt2img")
+    _, embeddings = components("flux")
+    latents = torch.randn(1, (SIZE // 4) ** 2, 16, generator=torch.Generator().manual_seed(9))
+
+    def image(seed: int, start: torch.Tensor) -> np.ndarray:
+        return pipe(**embeddings, height=SIZE, width=SIZE, num_inference_steps=STEPS, output_type="np",
+                    generator=torch.Generator().manual_seed(seed), latents=start).images
+
+    np.testing.assert_array_equal(image(3, latents), image(4, latents))
+    assert np.abs(image(3, latents) - image(3, latents * 0.9)).max() > 1e-4

@@ -35,6 +35,17 @@ def full_loop(scheduler: ERSDESolverScheduler, steps: int = 10, dtype: torch.dty
     return x
 
 
+def assert_dpm_s_timesteps(ours, dpm) -> None:
+    """ours.timesteps are dpm.timesteps, to the integer. One known exception: under numpy 2, DPM computes
+    exponential / beta (and cosine-Karras) sigmas in float32 and truncates the first one's timestep,
+    sigma_max's 999, to 998; ours (float64) stays 999 (docs/diffusers.md, Config keys)."""
+    mine, theirs = ours.timesteps.tolist(), dpm.timesteps.tolist()
+    last = ours.config.num_train_timesteps - 1
+    if mine[0] == last and theirs[0] == last - 1 and int(np.__version__.split(".")[0]) >= 2:
+        mine, theirs = mine[1:], theirs[1:]
+    assert mine == theirs
+
+
 # --- config -----------------------------------------------------------------------------------
 
 def test_save_and_load_round_trip(tmp_path: Path):
@@ -154,8 +165,8 @@ def test_custom_sigmas_and_timesteps():
     assert scheduler.timesteps.tolist() == sorted(scheduler.timesteps.tolist(), reverse=True)
     scheduler.set_timesteps(timesteps=[900, 500, 100])
     assert scheduler.timesteps.tolist() == [900, 500, 100] and len(scheduler.sigmas) == 4
-    with pytest.raises(ValueError, match="not both"):
-        scheduler.set_timesteps(sigmas=[1.0], timesteps=[1])
+    with pytest.raises(ValueError, match="one of each a step"):
+        scheduler.set_timesteps(sigmas=[3.0, 1.0], timesteps=[1])
     with pytest.raises(ValueError, match="increase"):
         scheduler.set_timesteps(sigmas=[1.0, 3.0])
 
@@ -318,3 +329,156 @@ def test_flow_start_at_sigma_one_is_finite():
         scheduler = ERSDESolverScheduler(prediction_type=prediction_type, use_flow_sigmas=True, flow_shift=3.0)
         x = full_loop(scheduler, steps=6)
         assert scheduler.sigmas[0] == 1.0 and torch.isfinite(x).all()
+
+
+# --- what diffusers users hit (issue 22) --------------------------------------------------------
+
+SD15_SIGMA_MIN = dict(SD15, final_sigmas_type="sigma_min")
+
+
+@pytest.mark.parametrize("spacing", ["karras", "exponential", "beta"])
+def test_respaced_sigmas_with_final_sigma_min_work_at_every_step_count(spacing):
+    """The last respaced sigma is sigma_min up to rounding: the final step has zero length (DPM's), no error."""
+    scheduler = ERSDESolverScheduler(**SD15_SIGMA_MIN, **{f"use_{spacing}_sigmas": True})
+    dpm = DPMSolverMultistepScheduler(**SD15_SIGMA_MIN, **{f"use_{spacing}_sigmas": True})
+    for steps in range(2, 51):
+        scheduler.set_timesteps(steps)
+        dpm.set_timesteps(steps)
+        assert len(scheduler.timesteps) == steps and scheduler.sigmas[-1] <= scheduler.sigmas[-2]
+        torch.testing.assert_close(scheduler.sigmas, dpm.sigmas, rtol=1e-5, atol=1e-6)
+    x = full_loop(scheduler, steps=6)
+    assert torch.isfinite(x).all()
+
+
+def test_a_dpm_karras_sigma_min_config_runs_from_config():
+    dpm = DPMSolverMultistepScheduler(**SD15_SIGMA_MIN, use_karras_sigmas=True)
+    scheduler = ERSDESolverScheduler.from_config(dpm.config)
+    scheduler.set_timesteps(25)
+    assert torch.isfinite(full_loop(scheduler, steps=25)).all()
+
+
+def test_the_final_zero_length_step_leaves_the_latent_as_it_is():
+    scheduler = ERSDESolverScheduler(**SD15_SIGMA_MIN, use_karras_sigmas=True, noise_seed=0)
+    scheduler.set_timesteps(5)
+    assert scheduler.sigmas[-1] == scheduler.sigmas[-2]
+    x = torch.randn(SHAPE)
+    for t in scheduler.timesteps[:-1]:
+        x = scheduler.step(dummy_model(x, t), t, x).prev_sample
+    last = scheduler.step(dummy_model(x, scheduler.timesteps[-1]), scheduler.timesteps[-1], x).prev_sample
+    torch.testing.assert_close(last, x, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("spacing", ["karras", "exponential", "beta"])
+def test_the_scheduler_s_own_sigmas_fed_back_as_custom_sigmas_give_the_same_schedule(spacing):
+    """scheduler.sigmas[:-1] is float32; with sigma_min final it may end a hair below sigma_min (float64)."""
+    scheduler = ERSDESolverScheduler(**SD15_SIGMA_MIN, **{f"use_{spacing}_sigmas": True})
+    for steps in (2, 7, 20, 25):
+        scheduler.set_timesteps(steps)
+        sigmas, timesteps = scheduler.sigmas.clone(), scheduler.timesteps.clone()
+        scheduler.set_timesteps(sigmas=sigmas[:-1])
+        torch.testing.assert_close(scheduler.sigmas, sigmas, rtol=1e-6, atol=0)
+        assert scheduler.timesteps.tolist() == timesteps.tolist()
+
+
+def test_custom_sigmas_well_below_sigma_min_with_final_sigma_min_are_a_clear_error():
+    scheduler = ERSDESolverScheduler(**SD15_SIGMA_MIN)
+    with pytest.raises(ValueError, match="final_sigmas_type 'zero'"):
+        scheduler.set_timesteps(sigmas=[10.0, 1.0, 0.001])
+
+
+def test_beta_schedulers_expose_betas_and_float32_alphas_cumprod():
+    scheduler, dpm = ERSDESolverScheduler(**SD15), DPMSolverMultistepScheduler(**SD15)
+    for name in ("betas", "alphas", "alphas_cumprod"):
+        ours, theirs = getattr(scheduler, name), getattr(dpm, name)
+        assert ours.dtype == theirs.dtype == torch.float32, name
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=0)
+    trained = np.linspace(0.0002, 0.03, 1000)
+    assert ERSDESolverScheduler(trained_betas=trained).betas.tolist() == pytest.approx(trained.tolist())
+
+
+@pytest.mark.parametrize("flow", [False, True])
+def test_sigmas_and_timesteps_both_given_as_cogview4_passes_them(flow):
+    """retrieve_timesteps(timesteps=, sigmas=): the sigmas make the schedule, the model sees the timesteps."""
+    if flow:
+        reference = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, time_shift_type="linear")
+        scheduler = ERSDESolverScheduler.from_config(reference.config)
+        timesteps = np.linspace(1000, 1, 6).astype(np.int64).astype(np.float32)
+        sigmas = timesteps / 1000
+        for s in (reference, scheduler):
+            s.set_timesteps(6, timesteps=timesteps, sigmas=sigmas, mu=0.9)
+        torch.testing.assert_close(scheduler.timesteps, reference.timesteps)
+        torch.testing.assert_close(scheduler.sigmas, reference.sigmas)
+    else:
+        scheduler = ERSDESolverScheduler(**SD15)
+        scheduler.set_timesteps(timesteps=[999, 500, 100], sigmas=[14.0, 1.0, 0.1])
+        assert scheduler.timesteps.tolist() == [999, 500, 100]
+        assert scheduler.sigmas.tolist() == pytest.approx([14.0, 1.0, 0.1, 0.0])
+
+
+@pytest.mark.parametrize("config", [dict(use_exponential_sigmas=True), dict(use_beta_sigmas=True),
+                                    dict(use_karras_sigmas=True), dict(use_karras_sigmas=True,
+                                                                       beta_schedule="squaredcos_cap_v2"),
+                                    dict(use_exponential_sigmas=True, final_sigmas_type="sigma_min")])
+def test_the_model_sees_dpm_solver_s_timesteps_exactly(config):
+    """DPM truncates the timesteps of exponential, beta and cosine-Karras sigmas and rounds Karras': the same."""
+    config = {**SD15, **config} if config.get("beta_schedule") is None else config
+    ours, dpm = ERSDESolverScheduler(**config), DPMSolverMultistepScheduler(**config)
+    for steps in range(1, 51):
+        ours.set_timesteps(steps)
+        dpm.set_timesteps(steps)
+        assert_dpm_s_timesteps(ours, dpm)
+
+
+def test_custom_timesteps_are_truncated_as_dpm_solver_does():
+    ours, dpm = ERSDESolverScheduler(**SD15), DPMSolverMultistepScheduler(**SD15)
+    for s in (ours, dpm):
+        s.set_timesteps(timesteps=[900.7, 500.2, 100.9])
+    assert ours.timesteps.tolist() == dpm.timesteps.tolist() == [900, 500, 100]
+
+
+def _loop_x0(scheduler: ERSDESolverScheduler, steps: int = 4) -> list[torch.Tensor]:
+    scheduler.set_timesteps(steps)
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0)) * 3
+    x0s = []
+    for t in scheduler.timesteps:
+        out = scheduler.step(torch.zeros_like(x) - 2.0 * x, t, x)  # an 'epsilon' that pushes x0 out of [-1, 1]
+        x = out.prev_sample
+        x0s.append(out.pred_original_sample)
+    return x0s
+
+
+def test_thresholding_clips_each_x0_prediction_as_dpm_solver_does():
+    plain = _loop_x0(ERSDESolverScheduler(**SD15, noise_seed=0))
+    assert max(float(x0.abs().max()) for x0 in plain) > 1.5
+    scheduler = ERSDESolverScheduler(**SD15, noise_seed=0, thresholding=True, dynamic_thresholding_ratio=0.9,
+                                     sample_max_value=1.5)
+    dpm = DPMSolverMultistepScheduler(**SD15, thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=1.5)
+    assert all(float(x0.abs().max()) <= 1.0 + 1e-6 for x0 in _loop_x0(scheduler))
+    # the rule itself, item by item, against DPM's own (one item below the threshold, one above)
+    x0 = torch.randn(SHAPE, generator=torch.Generator().manual_seed(3)) * torch.tensor([0.5, 4.0]).view(2, 1, 1, 1)
+    from ersde_diffusers.scheduler import dynamic_threshold
+    torch.testing.assert_close(dynamic_threshold(x0, 0.9, 1.5), dpm._threshold_sample(x0), rtol=0, atol=1e-7)
+
+
+def test_thresholding_from_a_config_is_applied_not_just_kept():
+    dpm = DPMSolverMultistepScheduler(**SD15, thresholding=True, sample_max_value=2.0)
+    scheduler = ERSDESolverScheduler.from_config(dpm.config, noise_seed=0)
+    assert scheduler.config.thresholding and scheduler.config.sample_max_value == 2.0
+    assert all(float(x0.abs().max()) <= 1.0 + 1e-6 for x0 in _loop_x0(scheduler))
+
+
+def test_settings_the_scheduler_does_not_honour_are_refused_or_warned_about(caplog):
+    from diffusers import DDPMScheduler, EulerDiscreteScheduler
+    with pytest.raises(ValueError, match="timestep_type"):
+        ERSDESolverScheduler.from_config(EulerDiscreteScheduler(**SD15, timestep_type="continuous").config)
+    from diffusers.utils import logging as diffusers_logging
+    diffusers_logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING"):
+            ERSDESolverScheduler.from_config(DDPMScheduler(clip_sample=True).config)
+            ERSDESolverScheduler.from_config(DPMSolverMultistepScheduler(use_lu_lambdas=True).config)
+    finally:
+        diffusers_logging.disable_propagation()
+    assert "clip_sample=True" in caplog.text and "use_lu_lambdas=True" in caplog.text
+    with pytest.raises(TypeError):
+        ERSDESolverScheduler(clip_sample=True)  # the constructor takes only what it honours
