@@ -193,10 +193,10 @@ def test_every_sampler_name_mentioned_is_registered(page):
     assert not webui, f"{page.relative_to(ROOT)} names WebUI samplers nobody registers: {sorted(webui)}"
 
 
-def readme_section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def readme_section(title: str, page: Path = README) -> str:
+    text = page.read_text(encoding="utf-8")
     m = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
-    assert m, f"README.md has no '## {title}' section"
+    assert m, f"{page.name} has no '## {title}' section"
     return m.group(1)
 
 
@@ -212,9 +212,17 @@ def test_readme_node_inputs_table_lists_the_nodes_inputs_in_order():
     assert listed == list(names.ER_SDE_INPUTS)
 
 
-def test_readme_decision_table_names_registered_samplers_and_known_noise_scales():
+def test_readme_recommends_the_auto_name_of_every_host():
+    from ersde_nodes import names
+    advice = " ".join(readme_section("Which sampler, which settings").split())  # lines joined: labels may wrap
+    assert f"`{names.AUTO_SAMPLER_NAME}`" in advice, "the advice does not name the ComfyUI auto name"
+    for label in glue().AUTO_LABELS:
+        assert f'"{label}"' in advice, f"the advice does not name the WebUI label {label!r}"
+
+
+def test_fixed_settings_table_names_registered_samplers_and_known_noise_scales():
     from k_diffusion_ext import NOISE_SCALES, SCHEMES
-    rows = table_rows(readme_section("Which sampler, which settings"))
+    rows = table_rows(readme_section("Which fixed setting, which cfg and steps", ROOT / "docs" / "benchmarks.md"))
     assert len(rows) >= 6, "the decision table has lost rows"
     for row in rows:
         for cell in row[2:]:
