@@ -26,15 +26,10 @@ import argparse
 import json
 import sys
 
-import torch
 
-from k_diffusion_ext.coefficients import AUTO, PREDICTOR_CORRECTOR, plan_steps, validate_alphas, validate_sigmas
-from k_diffusion_ext.noise_scales import resolve_noise_scale
 
 from .common import header, markdown_table, out_dir
-from .pc import NOISE
-from .pc_auto import OURS
-from .samplers import _alphas, sigmas_for
+from .pc_auto import OURS, picked_variant
 
 GROUPS = ("ode", "reverse_sde", "paper")
 
@@ -50,19 +45,6 @@ def family_of(name: str) -> str:
 
 def space_of(name: str) -> str:
     return "flow" if name.startswith("flow") else "edm"
-
-
-def variant_of(space: str, guidance: float | None, group: str, nfe: int) -> str:
-    """The fixed setting whose plan auto's plan equals (float for float)."""
-    sigmas = validate_sigmas(sigmas_for(space, nfe, torch.float64))
-    alphas = validate_alphas(_alphas(sigmas, space), sigmas)
-    phi = resolve_noise_scale(NOISE[group], 1.0)
-    plan = plan_steps(sigmas, alphas, phi, 3, AUTO, 1.0, guidance)
-    for label in OURS:
-        order, scheme = int(label[7]), PREDICTOR_CORRECTOR if label.endswith("PC") else "corrected"
-        if plan_steps(sigmas, alphas, phi, order, scheme) == plan:
-            return label
-    raise AssertionError(f"auto's plan ({space}, guidance {guidance}, {group}, {nfe}) matches no fixed setting")
 
 
 def cell(cells: dict, nfe) -> tuple[float, float] | None:
@@ -101,7 +83,7 @@ def rows_for(entries: list[dict], guidance: str = "host") -> tuple[list[list[str
     lines, worst = [], {}
     for e in entries:
         g = guidance_of(e["model"]) if guidance == "host" else None
-        label = variant_of(space_of(e["model"]), g, e["group"], e["nfe"])
+        label = picked_variant(space_of(e["model"]), g, e["group"], e["nfe"])
         ratio, miss = score(e, label)
         best_label = min(e["scores"], key=lambda k: e["scores"][k][0])
         w = worst.setdefault(e["group"], [0, 0, 1.0])

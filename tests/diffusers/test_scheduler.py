@@ -35,17 +35,6 @@ def full_loop(scheduler: ERSDESolverScheduler, steps: int = 10, dtype: torch.dty
     return x
 
 
-def assert_dpm_s_timesteps(ours, dpm) -> None:
-    """ours.timesteps are dpm.timesteps, to the integer. One known exception: under numpy 2, DPM computes
-    exponential / beta (and cosine-Karras) sigmas in float32 and truncates the first one's timestep,
-    sigma_max's 999, to 998; ours (float64) stays 999 (docs/diffusers.md, Config keys)."""
-    mine, theirs = ours.timesteps.tolist(), dpm.timesteps.tolist()
-    last = ours.config.num_train_timesteps - 1
-    if mine[0] == last and theirs[0] == last - 1 and int(np.__version__.split(".")[0]) >= 2:
-        mine, theirs = mine[1:], theirs[1:]
-    assert mine == theirs
-
-
 # --- config -----------------------------------------------------------------------------------
 
 def test_save_and_load_round_trip(tmp_path: Path):
@@ -419,7 +408,7 @@ def test_sigmas_and_timesteps_both_given_as_cogview4_passes_them(flow):
                                     dict(use_karras_sigmas=True), dict(use_karras_sigmas=True,
                                                                        beta_schedule="squaredcos_cap_v2"),
                                     dict(use_exponential_sigmas=True, final_sigmas_type="sigma_min")])
-def test_the_model_sees_dpm_solver_s_timesteps_exactly(config):
+def test_the_model_sees_dpm_solver_s_timesteps_exactly(config, assert_dpm_s_timesteps):
     """DPM truncates the timesteps of exponential, beta and cosine-Karras sigmas and rounds Karras': the same."""
     config = {**SD15, **config} if config.get("beta_schedule") is None else config
     ours, dpm = ERSDESolverScheduler(**config), DPMSolverMultistepScheduler(**config)
