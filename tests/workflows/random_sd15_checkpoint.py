@@ -40,27 +40,39 @@ def randomize(module: torch.nn.Module, generator: torch.Generator) -> None:
                 p.copy_(torch.randn(p.shape, generator=generator) * 0.02)
 
 
-def main(comfy_dir: str, out: str) -> None:
+def import_comfy(comfy_dir: str) -> None:
+    """Make ComfyUI importable, CPU only (before any comfy module is imported)."""
     sys.path.insert(0, comfy_dir)
     from comfy.cli_args import args
     args.cpu = True
-    import comfy.sd1_clip
-    import comfy.supported_models
+
+
+def write_checkpoint(out: str, supported_model: type, unet_config: dict, clip: torch.nn.Module,
+                     vae_config: dict, vae_embed_dim: int) -> None:
+    """Build the diffusion model from ComfyUI's supported-model class, give it, `clip` and a KL VAE
+    random weights (seed 0), and save them as ComfyUI saves a checkpoint (fp16 safetensors)."""
     import comfy.utils
     from comfy.ldm.models.autoencoder import AutoencoderKL
 
     torch.set_grad_enabled(False)
     g = torch.Generator().manual_seed(0)
-    config = comfy.supported_models.SD15(dict(SD15_UNET, dtype=torch.float32))
-    model = config.get_model({}, device=torch.device("cpu"))
+    model = supported_model(dict(unet_config, dtype=torch.float32)).get_model({}, device=torch.device("cpu"))
     randomize(model.diffusion_model, g)
-    clip = comfy.sd1_clip.SD1ClipModel(device="cpu", dtype=torch.float32)
     randomize(clip, g)
-    vae = AutoencoderKL(ddconfig=SD_VAE, embed_dim=4)
+    vae = AutoencoderKL(ddconfig=vae_config, embed_dim=vae_embed_dim)
     randomize(vae, g)
     sd = model.state_dict_for_saving(clip.state_dict(), vae.state_dict())
     sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
     comfy.utils.save_torch_file(sd, out)
+
+
+def main(comfy_dir: str, out: str) -> None:
+    import_comfy(comfy_dir)
+    import comfy.sd1_clip
+    import comfy.supported_models
+
+    clip = comfy.sd1_clip.SD1ClipModel(device="cpu", dtype=torch.float32)
+    write_checkpoint(out, comfy.supported_models.SD15, SD15_UNET, clip, SD_VAE, 4)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import sys
 
 import torch
 
-from random_sd15_checkpoint import SD_VAE, randomize
+from random_sd15_checkpoint import SD_VAE, import_comfy, write_checkpoint
 
 SD35_TINY_MMDIT = {
     "in_channels": 16, "out_channels": 16, "patch_size": 2, "depth": 2, "input_size": None,
@@ -35,27 +35,13 @@ SD3_VAE = dict(SD_VAE, z_channels=16)
 
 
 def main(comfy_dir: str, out: str) -> None:
-    sys.path.insert(0, comfy_dir)
-    from comfy.cli_args import args
-    args.cpu = True
+    import_comfy(comfy_dir)
     import comfy.supported_models
     import comfy.text_encoders.sd3_clip
-    import comfy.utils
-    from comfy.ldm.models.autoencoder import AutoencoderKL
 
-    torch.set_grad_enabled(False)
-    g = torch.Generator().manual_seed(0)
-    config = comfy.supported_models.SD3(dict(SD35_TINY_MMDIT, dtype=torch.float32))
-    model = config.get_model({}, device=torch.device("cpu"))
-    randomize(model.diffusion_model, g)
     clip = comfy.text_encoders.sd3_clip.SD3ClipModel(clip_l=True, clip_g=False, t5=False, device="cpu",
                                                      dtype=torch.float32)
-    randomize(clip, g)
-    vae = AutoencoderKL(ddconfig=SD3_VAE, embed_dim=16)
-    randomize(vae, g)
-    sd = model.state_dict_for_saving(clip.state_dict(), vae.state_dict())
-    sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
-    comfy.utils.save_torch_file(sd, out)
+    write_checkpoint(out, comfy.supported_models.SD3, SD35_TINY_MMDIT, clip, SD3_VAE, 16)
 
 
 if __name__ == "__main__":
