@@ -639,6 +639,14 @@ def _loader(g: Graph, type_: str, pos, files: tuple[ModelFile, ...], **values) -
                  **values)
 
 
+def _flow_ksampler(g: Graph, model: Out, positive: Out, negative: Out, latent: Out, steps: int,
+                   cfg: float) -> Node:
+    """The stock KSampler of the flow-model graphs: FLOW_SAMPLER, scheduler simple, full denoise."""
+    return g.add("KSampler", (XC, 100), size=(320, 262), model=model, seed=SEED, steps=steps, cfg=cfg,
+                 sampler_name=FLOW_SAMPLER, scheduler="simple", positive=positive, negative=negative,
+                 latent_image=latent, denoise=1.0)
+
+
 def flux_dev_txt2img() -> Graph:
     g = Graph("flux1_dev_txt2img_ksampler_er_sde",
               f"Flux.1 dev text to image at 1024x1024: cfg 1 with FluxGuidance 3.5, {FLOW_SAMPLER}, 20 steps")
@@ -652,9 +660,8 @@ def flux_dev_txt2img() -> Graph:
     neg = g.add("ConditioningZeroOut", (XB, 440), size=(320, 26), title="No negative (cfg 1)",
                 conditioning=pos["CONDITIONING"])
     latent = g.add("EmptySD3LatentImage", (XB, 530), width=1024, height=1024, batch_size=1)
-    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=unet["MODEL"], seed=SEED, steps=20, cfg=1.0,
-               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=guidance["CONDITIONING"],
-               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    ks = _flow_ksampler(g, unet["MODEL"], guidance["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"],
+                        steps=20, cfg=1.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/flux1_dev")
     g.note((XA, 620), (460, 520), _files_note((FLUX_DEV_UNET, FLUX_CLIP_L, FLUX_T5, FLUX_VAE)) + FLOW_SETTINGS +
@@ -672,9 +679,8 @@ def sd35_txt2img() -> Graph:
     shift = g.add("ModelSamplingSD3", (XC, 450), size=(320, 58), model=ckpt["MODEL"], shift=3.0)
     pos, neg = _prompt_nodes(g, ckpt["CLIP"], XB, 100, SD35_POSITIVE, SD35_NEGATIVE)
     latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1024, height=1024, batch_size=1)
-    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=40, cfg=4.5,
-               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
-               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    ks = _flow_ksampler(g, shift["MODEL"], pos["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"],
+                        steps=40, cfg=4.5)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=ckpt["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/sd35_medium")
     g.note((XA, 280), (460, 440), _files_note((SD35_CKPT,)) + FLOW_SETTINGS +
@@ -697,9 +703,8 @@ def wan22_t2v() -> Graph:
     pos, neg = _prompt_nodes(g, clip["CLIP"], XB, 100, WAN_POSITIVE, WAN_NEGATIVE)
     latent = g.add("Wan22ImageToVideoLatent", (XB + 50, 520), size=(320, 170), vae=vae["VAE"], width=1280,
                    height=704, length=121, batch_size=1)
-    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=20, cfg=5.0,
-               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
-               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    ks = _flow_ksampler(g, shift["MODEL"], pos["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"],
+                        steps=20, cfg=5.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
     video = g.add("CreateVideo", (XD, 200), size=(270, 78), images=dec["IMAGE"], fps=24.0)
     g.add("SaveVideo", (XD, 330), size=(440, 420), video=video["VIDEO"], filename_prefix="ER-SDE/wan22_t2v",
@@ -723,9 +728,8 @@ def qwen_image_txt2img() -> Graph:
     vae = _loader(g, "VAELoader", (XA + 60, 470), (QWEN_VAE,), vae_name=QWEN_VAE.name)
     pos, neg = _prompt_nodes(g, clip["CLIP"], XB, 100, QWEN_POSITIVE, QWEN_NEGATIVE)
     latent = g.add("EmptySD3LatentImage", (XB + 50, 520), width=1328, height=1328, batch_size=1)
-    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=20, cfg=2.5,
-               sampler_name=FLOW_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
-               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    ks = _flow_ksampler(g, shift["MODEL"], pos["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"],
+                        steps=20, cfg=2.5)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/qwen_image")
     g.note((XA, 620), (460, 470), _files_note((QWEN_UNET, QWEN_TE, QWEN_VAE)) + FLOW_SETTINGS +
