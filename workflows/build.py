@@ -549,7 +549,8 @@ def sd15_txt2img_ksampler_auto() -> Graph:  # added in 0.3.0
 def sdxl_txt2img_ksampler_auto() -> Graph:  # added in 0.3.0
     return _ksampler_auto("sdxl_txt2img_ksampler_er_sde_solver_auto",
                           "SDXL base text to image, stock KSampler with er_sde_solver_auto (1024x1024, cfg 6.5, "
-                          "25 steps)", SDXL_CKPT, SDXL_URL, "SDXL base 1.0", SDXL_POSITIVE, SDXL_NEGATIVE, 1024, 25, 6.5)
+                          "25 steps)", SDXL_CKPT, SDXL_URL, "SDXL base 1.0", SDXL_POSITIVE, SDXL_NEGATIVE,
+                          1024, 25, 6.5)
 
 
 # --------------------------------------------------------------------------------------
