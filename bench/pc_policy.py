@@ -3,8 +3,11 @@
     python -m bench.pc_policy [--fit pc,pc_auto,pc_steps_fit] [--held-out pc_steps_held,pc_gmix] [--tag pc_policy]
 
 The runs it reads (their commands are in each file's header): pc_steps_fit (the digits models at
-guidance 2-10 and 14, 25, 50 steps), pc_steps_held (held-out scales and step counts) and pc_gmix
-(the exact guided mixture, bench.models.guided_mixture_problem).
+guidance 2-10 and 14, 25, 50 steps), pc_steps_held (scales and step counts held out from the
+0.3.0 policy's first fit, then used to refit it), check_digits / check_paper_* (held out from
+both: new scales and step counts) and pc_gmix (the exact guided mixture,
+bench.models.guided_mixture_problem). bench.pc_seeds runs are read at their first start set
+(pc.md's).
 
 Reads finished runs of bench.pc / bench.pc_auto (their JSON in bench/results/, pc.md's protocol:
 ODE: per-sample RMS error against 1000 steps, 500 samples; SDEs: distance to the converged SDE,
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 
@@ -86,10 +90,11 @@ def rows_for(entries: list[dict], guidance: str = "host") -> tuple[list[list[str
         label = picked_variant(space_of(e["model"]), g, e["group"], e["nfe"])
         ratio, miss = score(e, label)
         best_label = min(e["scores"], key=lambda k: e["scores"][k][0])
-        w = worst.setdefault(e["group"], [0, 0, 1.0])
+        w = worst.setdefault(e["group"], [0, 0, 1.0, 0.0])
         w[0] += 1
         w[1] += miss
         w[2] = max(w[2], ratio)
+        w[3] += math.log(ratio)
         a, s = e["scores"][label]
         b, bs = e["scores"][best_label]
         sde = e["group"] != "ode"
@@ -125,10 +130,11 @@ def report(fit: list[dict], held: list[dict]) -> str:
             if not mine:
                 continue
             _, worst = rows_for(mine)
-            for group, (n, misses, ratio) in worst.items():
-                summary.append([title, family, group, str(n), str(misses), f"{ratio:.2f}"])
+            for group, (n, misses, ratio, logs) in worst.items():
+                summary.append([title, family, group, str(n), str(misses), f"{ratio:.2f}", f"{math.exp(logs / n):.3f}"])
     out += ["## Summary: auto with the host's guidance against the best fixed setting\n",
-            markdown_table(["set", "models", "group", "cells", "misses", "worst auto / best"], summary),
+            markdown_table(["set", "models", "group", "cells", "misses", "worst auto / best", "geo. mean auto / best"],
+                           summary),
             "\n## Unknown guidance (guidance_scale None): each fixed setting over every cell of guidance 1-10\n",
             markdown_table(["group", "setting", "cells", "worst ratio", "median ratio", "misses"],
                            fallback_table(fit + held))]
@@ -139,14 +145,27 @@ def report(fit: list[dict], held: list[dict]) -> str:
 
 
 def load(folder, tags: str) -> list[dict]:
-    return [json.loads((folder / f"{t}.json").read_text()) for t in tags.split(",") if t]
+    return [_as_pc_run(json.loads((folder / f"{t}.json").read_text())) for t in tags.split(",") if t]
+
+
+def _as_pc_run(run: dict) -> dict:
+    """A bench.pc_seeds run (ODE, its first start set: pc.md's) in bench.pc's layout."""
+    if "results" not in run:
+        return run
+    ode = {}
+    for spec, res in run["results"].items():
+        kind, scale = spec.split(":")
+        name = ("gmix" if kind == "gmix" else "flow_gmix" if kind == "flow_gmix" else kind) + f"_cfg{float(scale):g}"
+        ode[name] = {"rows": {label: {nfe: {"rms": starts[0][0]} for nfe, starts in cells.items()}
+                              for label, cells in res["rows"].items()}}
+    return {"ode": ode}
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="bench.pc_policy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fit", default="pc,pc_auto,pc_steps_fit")
-    parser.add_argument("--held-out", default="pc_steps_held,pc_gmix")
+    parser.add_argument("--fit", default="pc,pc_auto,pc_steps_fit,pc_steps_held")
+    parser.add_argument("--held-out", default="check_digits,check_paper_edm,check_paper_flow,pc_gmix")
     parser.add_argument("--out", default=None)
     parser.add_argument("--tag", default="pc_policy")
     args = parser.parse_args(argv)

@@ -51,8 +51,24 @@ AUTO_STEPS_ORDER_1 = 1.75
 AUTO_STEPS_ORDER_1_PC = 2.25
 AUTO_STEPS_ORDER_2 = 3.6
 AUTO_STEPS_ORDER_3 = 6.0
+# ... but from this guidance scale on, order 2 there too: with strong guidance the learned models
+# (the EDM and the flow digits) lose accuracy at order 3 (as DPM-Solver++ reports for guided
+# sampling; the exact guided mixture, a perfectly smooth model, does not; bench/results/pc_policy.md)
+AUTO_ORDER_2_GUIDANCE = 7.0
+# light noise (the paper's scale): from this guidance scale on, order 1 without the corrector below
+# AUTO_STEPS_ORDER_2 steps per unit of guidance (the corrector pays up to cfg 7-8, not at 10-11)
+AUTO_ORDER_1_GUIDANCE_LIGHT = 9.0
 AUTO_STEPS_ORDER_2_PC = 10.0
 AUTO_STEPS_NOISY_ORDER_1 = 4.2
+# the step counts above are those of the schedule they were fitted on (EDM's Karras schedule,
+# lambda 80 down to 0.002); a plan counts its steps as that schedule would for the same mean
+# step in log lambda, so a shorter range (SD's 14.6 to 0.0292, a partial denoise) counts more
+AUTO_REFERENCE_LOG_SPAN = math.log(80.0 / 0.002)
+# flow models (alpha = 1 - sigma) above AUTO_MAX_GUIDANCE, at every step count: the ODE with the
+# corrector (order 2 at most from AUTO_ORDER_2_GUIDANCE), light noise at order 1 with the corrector. The
+# flow-trained digits model wants the corrector under strong guidance on every schedule tried,
+# the EDM-trained one does not (bench/results/auto_limits.md): the plan cannot see the model, but
+# its parametrization is the one the hosts hand over
 # The guard (er_sde.er_sde_update, er_sde_correct). With strong guidance (a guidance scale above
 # GUARD_MIN_GUIDANCE handed over) on a noisy plan (median fresh-noise share above GUARD_NOISY_SHARE,
 # auto's measure: the reverse SDE, x^2.5, x^1.5 up to ~30 steps), a step of order >= 2 falls back,
@@ -273,7 +289,8 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
     return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise, guidance_scale=guidance_scale)
 
 
-def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], order: int) -> tuple[int, bool]:
+def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], order: int,
+                flow: bool = False, log_span: float | None = None) -> tuple[int, bool]:
     """Scheme "auto": (the order, whether the predictor-corrector scheme's correctors are kept).
 
     guidance_scale: the classifier-free guidance scale the host applies (ComfyUI's cfg; 1 for an
@@ -284,12 +301,19 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     noise_shares: per step down to a positive sigma, the fresh noise drawn relative to the reverse
     SDE's over the same step (_noise_shares, AUTO_NOISY_SHARE); all 0 where no noise is drawn.
     Their count plus one is the step count the policy reads (a schedule ending at sigma = 0 has
-    that many model calls). The order never exceeds `order`.
+    that many model calls). The order never exceeds `order`. flow: the plan is a flow model's
+    (alpha = 1 - sigma; _is_flow). log_span: log(lambda_first / lambda_last) over the plan's
+    positive lambdas; the step count is read as n = steps * AUTO_REFERENCE_LOG_SPAN / log_span
+    (the steps the schedule the thresholds were fitted on, EDM's 0.002-80, takes for the same
+    step size in log lambda: SD's Karras schedule, 0.0292-14.6, counts each step 1.7 times).
 
     With g = guidance_scale and n = steps, above AUTO_MAX_GUIDANCE:
-    ODE: n < 1.75 g order 1; < 2.25 g order 1 + corrector; < 3.6 g order 2; < 6 g order 3;
-    < 10 g order 2 + corrector; else the given order + corrector.
-    Light noise: n < 1.75 g order 1; else from g = 5 order 1 + corrector, below it order 2.
+    ODE: n < 1.75 g order 1; < 2.25 g order 1 + corrector; < 3.6 g order 2; < 6 g order 3
+    (order 2 from g = 7); < 10 g order 2 + corrector; else the given order + corrector.
+    Light noise: n < 1.75 g order 1 (n < 3.6 g from g = 9); else from g = 5 order 1 + corrector,
+    below it order 2.
+    Flow models, ODE and light noise above AUTO_MAX_GUIDANCE, any n: ODE the given order + corrector
+    (order 2 + corrector from g = 7), light noise order 1 + corrector.
     Noisy plans above AUTO_MAX_GUIDANCE_NOISY: order 1 + corrector where g > AUTO_MAX_GUIDANCE
     and n < 4.2 g, else order 2."""
     shares = sorted(noise_shares)
@@ -298,8 +322,12 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     if guidance_scale is None:
         return (order, True) if noiseless else (1, True) if noisy else (min(order, 2), False)
     g, steps = guidance_scale, len(shares) + 1
+    if log_span:
+        steps *= AUTO_REFERENCE_LOG_SPAN / log_span
     if guidance_scale <= (AUTO_MAX_GUIDANCE_NOISY if noisy else AUTO_MAX_GUIDANCE):
         return order, True
+    if flow and not noisy:
+        return (order if g < AUTO_ORDER_2_GUIDANCE else min(order, 2), True) if noiseless else (1, True)
     if noisy:
         if g > AUTO_MAX_GUIDANCE and steps < AUTO_STEPS_NOISY_ORDER_1 * g:
             return 1, True
@@ -307,16 +335,31 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
     if steps < AUTO_STEPS_ORDER_1 * g:
         return 1, False
     if not noiseless:
+        if g >= AUTO_ORDER_1_GUIDANCE_LIGHT and steps < AUTO_STEPS_ORDER_2 * g:
+            return 1, False
         return (1, True) if g >= AUTO_STRONG_GUIDANCE else (min(order, 2), False)
     if steps < AUTO_STEPS_ORDER_1_PC * g:
         return 1, True
     if steps < AUTO_STEPS_ORDER_2 * g:
         return min(order, 2), False
     if steps < AUTO_STEPS_ORDER_3 * g:
-        return order, False
+        return (min(order, 2) if g >= AUTO_ORDER_2_GUIDANCE else order), False
     if steps < AUTO_STEPS_ORDER_2_PC * g:
         return min(order, 2), True
     return order, True
+
+
+def _log_span(lams: torch.Tensor) -> float | None:
+    """log(first / last) of the plan's positive lambdas (None with fewer than two)."""
+    positive = lams[lams > 0]
+    return math.log(float(positive.max() / positive.min())) if positive.numel() > 1 and positive.max() > positive.min() \
+        else None
+
+
+def _is_flow(sigmas: torch.Tensor, alphas: torch.Tensor) -> bool:
+    """A flow model's plan: alpha = 1 - sigma at every sigma (what the adapters hand over for
+    flow-matching models: SD3, Flux, Wan, Qwen-Image, ...), with some sigma > 0."""
+    return bool((sigmas > 0).any()) and bool(((sigmas + alphas) - 1.0).abs().max() <= 1e-6)
 
 
 def _noise_shares(lam_s: torch.Tensor, lam_t: torch.Tensor, phi_s: torch.Tensor, phi_t: torch.Tensor,
@@ -368,7 +411,8 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
         if scheme == AUTO or strong else []
     guarded = strong and bool(shares) and sorted(shares)[len(shares) // 2] > GUARD_NOISY_SHARE
     if scheme == AUTO:  # decided first: the plan is then the chosen scheme's, float for float
-        order, keep_correctors = auto_choice(guidance_scale, shares, order)
+        order, keep_correctors = auto_choice(guidance_scale, shares, order, _is_flow(sigmas, alphas),
+                                             _log_span(lams))
         scheme = PREDICTOR_CORRECTOR if keep_correctors else "corrected"
     if idx.numel():
         s1, s2 = step_integrals(phi, lam_s[steps_down], lam_t[steps_down]) if steps_down.any() else (s1, s2)

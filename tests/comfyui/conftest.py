@@ -147,8 +147,8 @@ class AutoChoices:
     def __enter__(self) -> "AutoChoices":
         self.original = original = self.coefficients.auto_choice
 
-        def recording(guidance_scale, noise_shares, order):
-            chosen = original(guidance_scale, noise_shares, order)
+        def recording(guidance_scale, noise_shares, order, *plan):
+            chosen = original(guidance_scale, noise_shares, order, *plan)
             self.calls.append((guidance_scale, *chosen))
             return chosen
 

@@ -44,10 +44,10 @@ class AutoChoices:
     def __enter__(self) -> "AutoChoices":
         self.original = original = self.coefficients.auto_choice
 
-        def recording(guidance_scale, noise_shares, order):
-            chosen = original(guidance_scale, noise_shares, order)
+        def recording(guidance_scale, noise_shares, order, *plan):
+            chosen = original(guidance_scale, noise_shares, order, *plan)
             self.calls.append({"guidance_scale": guidance_scale, "noise_shares": list(noise_shares),
-                               "order": order, "chosen": list(chosen)})
+                               "order": order, "plan": list(plan), "chosen": list(chosen)})
             return chosen
 
         self.coefficients.auto_choice = recording

@@ -39,7 +39,8 @@ def assert_policy_got(run: dict, guidance: float, passes: int = 1) -> list:
     assert len(calls) == passes, f"the auto policy ran {len(calls)} times, expected {passes}"
     for call in calls:
         assert call["guidance_scale"] == guidance, f"the policy got cfg {call['guidance_scale']}, the host applied {guidance}"
-        assert call["chosen"] == list(auto_choice(guidance, call["noise_shares"], call["order"]))
+        assert call["chosen"] == list(auto_choice(guidance, call["noise_shares"], call["order"],
+                                                         *call["plan"]))
     return [call["chosen"] for call in calls]
 
 
