@@ -194,7 +194,8 @@ def _sd_rows(results: dict) -> list[list[str]]:
             best = min(fixed, key=fixed.get)
             auto = auto_pick_on(schedule(n), float(spec.split(":")[1]))
             ratio = fixed[auto] / fixed[best]
-            rows.append([spec, str(n), f"{best} {fixed[best]:.3g}"] + [f"{fixed[label] / fixed[best]:.2f}" for label in OURS]
+            rows.append([spec, str(n), f"{best} {fixed[best]:.3g}"]
+                        + [f"{fixed[label] / fixed[best]:.2f}" for label in OURS]
                         + [f"{auto} ({ratio:.2f})", "**miss**" if ratio > 1.1 else "ok"])
     return rows
 

@@ -68,7 +68,8 @@ AUTO_REFERENCE_LOG_SPAN = math.log(80.0 / 0.002)
 # corrector (order 2 at most from AUTO_ORDER_2_GUIDANCE), light noise at order 1 with the corrector. The
 # flow-trained digits model wants the corrector under strong guidance on every schedule tried,
 # the EDM-trained one does not (bench/results/auto_limits.md): the plan cannot see the model, but
-# its parametrization is the one the hosts hand over
+# its parametrization is the one the hosts hand over (auto_choice's `flow`, _is_flow)
+
 # The guard (er_sde.er_sde_update, er_sde_correct). With strong guidance (a guidance scale above
 # GUARD_MIN_GUIDANCE handed over) on a noisy plan (median fresh-noise share above GUARD_NOISY_SHARE,
 # auto's measure: the reverse SDE, x^2.5, x^1.5 up to ~30 steps), a step of order >= 2 falls back,
@@ -352,8 +353,9 @@ def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], ord
 def _log_span(lams: torch.Tensor) -> float | None:
     """log(first / last) of the plan's positive lambdas (None with fewer than two)."""
     positive = lams[lams > 0]
-    return math.log(float(positive.max() / positive.min())) if positive.numel() > 1 and positive.max() > positive.min() \
-        else None
+    if positive.numel() < 2 or positive.max() == positive.min():
+        return None
+    return math.log(float(positive.max() / positive.min()))
 
 
 def _is_flow(sigmas: torch.Tensor, alphas: torch.Tensor) -> bool:

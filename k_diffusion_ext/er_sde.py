@@ -67,10 +67,11 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             count (coefficients.auto_choice): predictor_corrector up to guidance 3 on the ODE and
             the paper's noise scale, up to 2 on noisier plans such as the reverse SDE; above that,
             lower orders the fewer steps per unit of guidance (steps / guidance_scale) the plan
-            has, order 2 at most from guidance 7, and on flow models (alphas = 1 - sigmas) the
-            corrector at every step count (table in docs/predictor-corrector.md). With guidance_scale None: the choice
-            safest across guidance 1-10 (predictor_corrector on the ODE, corrected at order 2
-            with the paper's noise scale, predictor_corrector at order 1 on the reverse SDE).
+            has (its steps counted by their size in log lambda), order 2 at most from guidance
+            7, and on flow models (alphas = 1 - sigmas) the corrector at every step count (table
+            in docs/predictor-corrector.md). With guidance_scale None: the choice safest across
+            guidance 1-10 (predictor_corrector on the ODE, corrected at order 2 with the paper's
+            noise scale, predictor_corrector at order 1 on the reverse SDE).
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
