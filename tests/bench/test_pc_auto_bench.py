@@ -22,5 +22,8 @@ def test_picked_variant_names_the_plan_auto_runs():
     assert pc_auto.picked_variant("edm", 1.0, "ode", 20) == "ER-SDE-3 PC"
     assert pc_auto.picked_variant("edm", 3.0, "reverse_sde", 10) == "ER-SDE-2"
     assert pc_auto.picked_variant("flow", 6.0, "paper", 20) == "ER-SDE-1 PC"
-    assert pc_auto.picked_variant("flow", 6.0, "ode", 10) == "ER-SDE-1"
-    assert pc_auto.picked_variant("flow", 6.0, "ode", 25) == "ER-SDE-3"
+    assert pc_auto.picked_variant("edm", 6.0, "ode", 10) == "ER-SDE-1"    # 1.7 steps per unit of cfg
+    assert pc_auto.picked_variant("edm", 6.0, "ode", 25) == "ER-SDE-3"    # 4.2
+    assert pc_auto.picked_variant("edm", 8.0, "ode", 40) == "ER-SDE-2"    # 5, but from cfg 7 order 2
+    assert pc_auto.picked_variant("flow", 6.0, "ode", 10) == "ER-SDE-3 PC"  # flow models keep the corrector
+    assert pc_auto.picked_variant("flow", 8.0, "ode", 25) == "ER-SDE-2 PC"
