@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import math
 import sys
 import time
@@ -38,8 +37,9 @@ from k_diffusion_ext.coefficients import PREDICTOR_CORRECTOR, _plan_steps, valid
 from k_diffusion_ext.er_sde import er_sde_update
 from k_diffusion_ext.noise_scales import resolve_noise_scale
 
-from .common import header, markdown_table, out_dir
-from .pc_auto import OURS, picked_variant, problem_for
+from .common import from_lines, header, markdown_table, merge_runs, out_dir
+from .pc import schemes_by_order
+from .pc_auto import OURS, picked_variant, problem_for, variant_on
 from .samplers import flow_sigmas, ours, sigmas_for
 
 START_SEED = 20261129
@@ -74,8 +74,7 @@ def _sigmas(space: str, lambdas: torch.Tensor, dtype: torch.dtype) -> torch.Tens
 
 
 def fixed_samplers() -> dict:
-    return {label: ours(int(label[7]), "ode", scheme=PREDICTOR_CORRECTOR if label.endswith("PC") else "corrected")
-            for label in OURS}
+    return {s.name: s.run for s in schemes_by_order("ode")}
 
 
 def adaptive_sampler(corrector: bool, c: float = ADAPTIVE_THRESHOLD):
@@ -171,20 +170,6 @@ def part_sd(log, schedule: str = SD_SCHEDULE) -> dict:
     return {"schedule": schedule, "cells": res}
 
 
-def auto_pick_on(lambdas: torch.Tensor, guidance: float) -> str:
-    """The fixed setting whose plan auto's plan equals on a VE lambda schedule."""
-    from k_diffusion_ext.coefficients import AUTO, plan_steps
-    s = validate_sigmas(lambdas)
-    a = validate_alphas(None, s)
-    phi = resolve_noise_scale("ode", 1.0)
-    plan = plan_steps(s, a, phi, 3, AUTO, 1.0, guidance)
-    for label in OURS:
-        scheme = PREDICTOR_CORRECTOR if label.endswith("PC") else "corrected"
-        if plan_steps(s, a, phi, int(label[7]), scheme, 1.0, guidance) == plan:
-            return label
-    raise AssertionError("auto's plan matches no fixed setting")
-
-
 def _sd_rows(results: dict) -> list[list[str]]:
     rows = []
     schedule = SCHEDULES[results["schedule"]]
@@ -192,7 +177,7 @@ def _sd_rows(results: dict) -> list[list[str]]:
         for n in sorted(next(iter(table.values()))):
             fixed = {label: table[label][n] for label in OURS}
             best = min(fixed, key=fixed.get)
-            auto = auto_pick_on(schedule(n), float(spec.split(":")[1]))
+            auto = variant_on(schedule(n), None, float(spec.split(":")[1]), "ode")
             ratio = fixed[auto] / fixed[best]
             rows.append([spec, str(n), f"{best} {fixed[best]:.3g}"]
                         + [f"{fixed[label] / fixed[best]:.2f}" for label in OURS]
@@ -251,10 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict = {}
     sources: list = []
     if args.merge:
-        for tag in args.merge.split(","):
-            source = json.loads((folder / f"{tag}.json").read_text())
-            results.update(source["results"])
-            sources += source.get("from") or [source["command"]]
+        results, sources = merge_runs(folder, args.merge)
     else:
         log = lambda m: print(m, flush=True)  # noqa: E731
         for part in args.part.split(","):
@@ -268,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
             tables[key] = {label: {int(n): v for n, v in cells.items()} for label, cells in table.items()}
     (folder / f"{args.tag}.json").write_text(json.dumps({"command": argv, "from": sources, "results": results}))
     text = header("What a plan-only auto policy cannot see (issue 21)", ["bench.auto_limits"] + argv)
-    text += "".join(f"- from: `python -m bench.auto_limits {shlex.join(c)}`\n" for c in sources)
+    text += from_lines("bench.auto_limits", sources)
     text += f"- wall time: {time.time() - t0:.0f} s\n\n"
     (folder / f"{args.tag}.md").write_text(text + report(results) + "\n")
 

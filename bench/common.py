@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -72,3 +74,20 @@ def out_dir(path: str | None, quick: bool) -> Path:
     d = Path(path) if path else (RESULTS / "quick" if quick else RESULTS)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def merge_runs(folder: Path, tags: str) -> tuple[dict, list[list[str]]]:
+    """The "results" of finished runs (later tags win) and the commands that made them (a merged
+    run's own sources), for scripts that write {"command", "from", "results"}."""
+    results: dict = {}
+    sources: list[list[str]] = []
+    for tag in tags.split(","):
+        run = json.loads((folder / f"{tag}.json").read_text())
+        results.update(run["results"])
+        sources += run.get("from") or [run["command"]]
+    return results, sources
+
+
+def from_lines(module: str, sources: list[list[str]]) -> str:
+    """A report header's "- from:" line per source command."""
+    return "".join(f"- from: `python -m {module} {shlex.join(c)}`\n" for c in sources)

@@ -58,14 +58,20 @@ def problem_for(spec: str, n: int):
 def picked_variant(space: str, guidance: float, group: str, nfe: int) -> str:
     """The pc.md variant whose plan auto's plan equals (checked float for float)."""
     sigmas = validate_sigmas(sigmas_for(space, nfe, torch.float64))
-    alphas = validate_alphas(_alphas(sigmas, space), sigmas)
+    return variant_on(sigmas, _alphas(sigmas, space), guidance, group)
+
+
+def variant_on(sigmas: torch.Tensor, alphas: torch.Tensor | None, guidance: float, group: str) -> str:
+    """The fixed setting (OURS) whose plan auto's plan equals on this schedule, float for float."""
+    sigmas = validate_sigmas(sigmas)
+    alphas = validate_alphas(alphas, sigmas)
     phi = resolve_noise_scale(NOISE[group], 1.0)
     plan = plan_steps(sigmas, alphas, phi, 3, AUTO, 1.0, guidance)
     for label in OURS:
         order, scheme = int(label[7]), PREDICTOR_CORRECTOR if label.endswith("PC") else "corrected"
         if plan_steps(sigmas, alphas, phi, order, scheme, 1.0, guidance) == plan:  # as ours() hands it over
             return label
-    raise AssertionError(f"auto's plan ({space}, guidance {guidance}, {group}) matches no measured variant")
+    raise AssertionError(f"auto's plan (guidance {guidance}, {group}) matches no measured variant")
 
 
 def _cell(cells: dict, nfe: int):

@@ -4,7 +4,7 @@
 
 The runs it reads (their commands are in each file's header): pc_steps_fit (the digits models at
 guidance 2-10 and 14, 25, 50 steps), pc_steps_held (scales and step counts held out from the
-0.3.0 policy's first fit, then used to refit it), check_digits / check_paper_* (held out from
+0.3.0 policy's first fit, then used to refit it), check_digits / check_paper_* / check2_paper (held out from
 both: new scales and step counts) and pc_gmix (the exact guided mixture,
 bench.models.guided_mixture_problem). bench.pc_seeds runs are read at their first start set
 (pc.md's).
@@ -155,7 +155,7 @@ def _as_pc_run(run: dict) -> dict:
     ode = {}
     for spec, res in run["results"].items():
         kind, scale = spec.split(":")
-        name = ("gmix" if kind == "gmix" else "flow_gmix" if kind == "flow_gmix" else kind) + f"_cfg{float(scale):g}"
+        name = f"{kind}_cfg{float(scale):g}"
         ode[name] = {"rows": {label: {nfe: {"rms": starts[0][0]} for nfe, starts in cells.items()}
                               for label, cells in res["rows"].items()}}
     return {"ode": ode}
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="bench.pc_policy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--fit", default="pc,pc_auto,pc_steps_fit,pc_steps_held")
-    parser.add_argument("--held-out", default="check_digits,check_paper_edm,check_paper_flow,pc_gmix")
+    parser.add_argument("--held-out", default="check_digits,check_paper_edm,check_paper_flow,check2_paper,pc_gmix")
     parser.add_argument("--out", default=None)
     parser.add_argument("--tag", default="pc_policy")
     args = parser.parse_args(argv)

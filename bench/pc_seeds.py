@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import time
 
 import torch
 
-from .common import header, markdown_table, out_dir
+from .common import from_lines, header, markdown_table, merge_runs, out_dir
 from .pc import ODE_REFERENCE_STEPS, schemes_by_order
 from .pc_auto import OURS, picked_variant, problem_for
 from .samplers import ours, sigmas_for
@@ -43,7 +42,7 @@ def guidance_of(spec: str) -> float:
 def run_cell_set(spec: str, nfes: list[int], starts: int, n: int, log) -> dict:
     """{label: {nfe: [(rms, median) per start set]}} for our six fixed settings."""
     problem = problem_for(spec, n)
-    samplers = [s for s in schemes_by_order("ode") if s.name in OURS]
+    samplers = schemes_by_order("ode")
     fine = sigmas_for(problem.space, ODE_REFERENCE_STEPS, problem.dtype)
     out: dict = {s.name: {nfe: [] for nfe in nfes} for s in samplers}
     for k in range(starts):
@@ -131,11 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     sources: list = []
     if args.merge:
-        results = {}
-        for tag in args.merge.split(","):
-            source = json.loads((folder / f"{tag}.json").read_text())
-            results.update(source["results"])
-            sources += source.get("from") or [source["command"]]
+        results, sources = merge_runs(folder, args.merge)
     else:
         nfes = [int(k) for k in args.nfes.split(",")]
         results = {spec: run_cell_set(spec, nfes, args.starts, args.n, lambda m: print(m, flush=True))
@@ -144,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         res["rows"] = {label: {int(k): v for k, v in cells.items()} for label, cells in res["rows"].items()}
     (folder / f"{args.tag}.json").write_text(json.dumps({"command": argv, "from": sources, "results": results}))
     text = header("The ODE verdicts against the start set (issue 21's 10 % bar)", ["bench.pc_seeds"] + argv)
-    text += "".join(f"- from: `python -m bench.pc_seeds {shlex.join(c)}`\n" for c in sources)
+    text += from_lines("bench.pc_seeds", sources)
     text += f"- wall time: {time.time() - t0:.0f} s\n\n"
     (folder / f"{args.tag}.md").write_text(text + report(results) + "\n")
 
