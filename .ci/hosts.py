@@ -30,6 +30,9 @@ WORK = Path(os.environ.get("ERSDE_CI_WORK", REPO / ".ci" / "work"))
 # ERSDE_E2E=1 opts the workflows suite into its end-to-end run (an SD1.5 graph on a started server).
 HOSTS: dict[str, tuple[str, str, list[tuple[list[str], dict[str, str]]]]] = {
     "comfyui": ("requirements.txt", "COMFYUI_DIR", [(["tests/comfyui"], {}), (["tests/workflows"], {"ERSDE_E2E": "1"})]),
+    # ComfyUI 0.33 (2026-08): users run both versions, so both run every ComfyUI suite
+    "comfyui-2026-08": ("requirements.txt", "COMFYUI_DIR",
+                        [(["tests/comfyui"], {}), (["tests/workflows"], {"ERSDE_E2E": "1"})]),
     "forge": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
     "a1111": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
     "reforge": ("requirements_versions.txt", "WEBUI_DIR", [(["tests/webui"], {})]),
@@ -62,6 +65,8 @@ NO_DEPS_EXTRA = {
     # SD.Next's installer installs these without their dependencies (gradio 3's pins clash with its own)
     "sdnext": ["gradio==3.43.2", "gradio-client==0.5.0", "compel==2.4.0"],
 }
+# Hosts that import torchaudio at start-up (its requirements line is dropped with the torch lines)
+NEEDS_TORCHAUDIO = {"comfyui-2026-08"}
 
 # Packages a launcher installs itself, outside its requirements file, installed with the requirements
 # (one resolve). SD.Next's installer.py pins diffusers and transformers to git commits (CI cannot
@@ -96,6 +101,16 @@ def pypi_requirements(host: str, requirements: Path) -> list[str]:
             line = PYPI_SUBSTITUTES[line]
         lines.append(line)
     return lines + LAUNCHER_EXTRA.get(host, [])
+
+
+def torchaudio_for_torch() -> str:
+    """The torchaudio release for the running torch: the same minor version where PyPI has one, else
+    the newest release before it (torchaudio went into maintenance after 2.11: none exists for torch
+    2.12-2.14). Installed without dependencies so that it never replaces the torch every host shares;
+    ComfyUI 0.33 imports it at start-up (comfy/sd.py's audio VAEs) and uses its pure-Python parts."""
+    import importlib.metadata
+    major, minor = (int(part) for part in importlib.metadata.version("torch").split(".")[:2])
+    return f"torchaudio<={major}.{minor}.99"
 
 
 def torch_constraint() -> str:
@@ -152,9 +167,10 @@ def setup(host: str) -> tuple[Path, Path]:
     # pytest and the test extra from the running environment; the host's pins win inside the venv.
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-r", str(requirements), "-c", str(constraints)], check=True)
-    if NO_DEPS_EXTRA.get(host):
+    no_deps = NO_DEPS_EXTRA.get(host, []) + ([torchaudio_for_torch()] if host in NEEDS_TORCHAUDIO else [])
+    if no_deps:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                        *NO_DEPS_EXTRA[host]], check=True)
+                        *no_deps], check=True)
     return host_dir, python
 
 

@@ -36,6 +36,17 @@ def get_model_sampling(model: Any) -> Any | None:
         return None
 
 
+def host_noise_scale(model_sampling: Any) -> float:
+    """The model's noise scale (ComfyUI 0.33+: `model_sampling.noise_scale`, from the model config's
+    sampling_settings or the ModelNoiseScale node; HiDream-O1 ships 8). ComfyUI scales the starting
+    noise by it and every stock SDE sampler multiplies its s_noise by it; 1 where the host has none."""
+    value = getattr(model_sampling, "noise_scale", 1.0)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 1.0
+
+
 def is_flow(model_sampling: Any) -> bool:
     """True for flow (CONST) model sampling: x = (1 - sigma) x0 + sigma * noise."""
     if model_sampling is None:

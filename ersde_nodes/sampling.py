@@ -15,7 +15,7 @@ import torch
 
 from . import names
 from ._solver import solver
-from .model_type import get_model_sampling, schedule_for
+from .model_type import get_model_sampling, host_noise_scale, schedule_for
 
 
 class ERSDEInputError(ValueError):
@@ -66,19 +66,15 @@ def _noise_sampler(noise_type: str, x: torch.Tensor, sigmas: torch.Tensor, seed:
 
 
 def comfyui_noise_sampler(x: torch.Tensor, seed: int | None) -> Callable[[Any, Any], torch.Tensor]:
-    """ComfyUI's own step noise, drawn as its built-in er_sde draws it (comfy.k_diffusion.sampling's
-    default_noise_sampler): one torch generator on x's device seeded with the seed, each call a
-    standard normal of the whole batch's shape. Image i of a batch therefore depends on the batch
-    size, and the numbers depend on the device (CPU and CUDA generators differ), as with er_sde.
-    Without a seed the global generator draws, as ComfyUI does."""
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=x.device)
-        generator.manual_seed(seed)
-
-    def noise_sampler(sigma: Any, sigma_next: Any) -> torch.Tensor:
-        return torch.randn(x.size(), dtype=x.dtype, layout=x.layout, device=x.device, generator=generator)
-    return noise_sampler
+    """ComfyUI's own step noise, drawn as its built-in er_sde draws it: the host's
+    comfy.k_diffusion.sampling.default_noise_sampler, so each ComfyUI version's rule holds (one
+    torch generator on x's device, each call a standard normal of the whole batch's shape; from
+    ComfyUI 0.33 on the CPU seeded with seed + 1, so that the first step's noise is not the starting
+    latent's). Image i of a batch therefore depends on the batch size, and the numbers depend on the
+    device (CPU and CUDA generators differ), as with er_sde. Without a seed the global generator
+    draws, as ComfyUI does."""
+    from comfy.k_diffusion.sampling import default_noise_sampler
+    return default_noise_sampler(x, seed=seed)
 
 
 @torch.no_grad()
@@ -93,7 +89,8 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
     every other model type runs VE-scaled (alpha = 1). The noise is per-batch-item seeded
     from extra_args["seed"] ("gaussian"), a Brownian path per item ("brownian"), or ComfyUI's
     whole-batch generator seeded with extra_args["seed"] as its er_sde draws it ("comfyui");
-    an explicit noise_sampler wins over noise_type. cfg_pp: CFG++, with the unconditional
+    an explicit noise_sampler wins over noise_type. The injected noise is s_noise times the
+    model's noise scale (model_sampling.noise_scale, ComfyUI 0.33+), as in the stock SDE samplers. cfg_pp: CFG++, with the unconditional
     prediction taken from ComfyUI's CFG through a post-CFG function, as ComfyUI's own
     *_cfg_pp samplers do (which also computes it at cfg 1)."""
     extra_args = {} if extra_args is None else extra_args
@@ -104,7 +101,10 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
         raise ERSDEInputError(
             f"the schedule has {sigmas.numel()} sigma(s), so there is no step to sample: give the sampler at least "
             "2 sigmas (more steps, or denoise above 0).")
-    sigmas, alphas = schedule_for(get_model_sampling(model), sigmas)
+    model_sampling = get_model_sampling(model)
+    sigmas, alphas = schedule_for(model_sampling, sigmas)
+    # as every stock SDE sampler does: the injected noise follows the model's noise scale
+    s_noise = s_noise * host_noise_scale(model_sampling)
     if noise_sampler is None:
         noise_sampler = _noise_sampler(noise_type, x, sigmas, extra_args.get("seed"))
 

@@ -63,10 +63,39 @@ def host(tmp_path_factory):
     assert asyncio.run(nodes.load_custom_node(str(pack_dir))), "nodes.load_custom_node refused the pack"
     module_name = str(pack_dir).replace(".", "_x_")  # what load_custom_node names it
     return types.SimpleNamespace(
-        dir=comfy_dir, nodes=nodes, pack_dir=str(pack_dir), pack=sys.modules[module_name],
+        dir=comfy_dir, version=comfyui_version(comfy_dir), prompt_executor=classic_prompt_executor,
+        combo_options=combo_options, nodes=nodes, pack_dir=str(pack_dir), pack=sys.modules[module_name],
         ersde=sys.modules[module_name + ".ersde_nodes"],
         builtin_sampler_names=builtin_sampler_names, builtin_er_sde=builtin_er_sde,
     )
+
+
+def classic_prompt_executor(server):
+    """execution.PromptExecutor with the classic cache, started as each version's main.py starts it
+    with --cache-classic: ComfyUI 0.33 also takes cache_args (LRU size and RAM headroom, 0 there)
+    and reads them on every prompt; 0.3.64 has no such argument."""
+    import inspect
+
+    import execution
+    kwargs = {"cache_type": execution.CacheType.CLASSIC}
+    if "cache_args" in inspect.signature(execution.PromptExecutor).parameters:
+        kwargs["cache_args"] = {"lru": 0, "ram": 0, "ram_inactive": 0}
+    return execution.PromptExecutor(server, **kwargs)
+
+
+def combo_options(node_class, input_name: str) -> list:
+    """The choices of a node's dropdown input, as either form of INPUT_TYPES gives them: the
+    classic ([choices], {...}) or ComfyUI 0.33's V3 form ("COMBO", {"options": [choices], ...})."""
+    types_ = node_class.INPUT_TYPES()
+    spec = {**types_.get("required", {}), **types_.get("optional", {})}[input_name]
+    return list(spec[0]) if isinstance(spec[0], (list, tuple)) else list(spec[1]["options"])
+
+
+def comfyui_version(host_dir: str) -> tuple[int, ...]:
+    """The snapshot's ComfyUI version (comfyui_version.py), e.g. (0, 3, 64) or (0, 33, 0)."""
+    text = Path(host_dir, "comfyui_version.py").read_text(encoding="utf8")
+    version = text.split("__version__", 1)[1].split("=", 1)[1].strip().split()[0].strip("\"'")
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 def _init_weights(module: torch.nn.Module, seed: int) -> None:

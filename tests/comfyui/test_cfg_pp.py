@@ -26,7 +26,7 @@ def _run(model, conds, sampler, cfg=4.0, seed=7, flow=False):
 def test_cfg_pp_names_in_the_stock_dropdowns_resolve_to_our_functions(host):
     import comfy.samplers
     for node_id in ("KSampler", "KSamplerAdvanced", "KSamplerSelect"):
-        options = host.nodes.NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()["required"]["sampler_name"][0]
+        options = host.combo_options(host.nodes.NODE_CLASS_MAPPINGS[node_id], "sampler_name")
         assert all(n in options for n in CFG_PP_NAMES), f"{node_id} lacks the CFG++ entries"
     for name in CFG_PP_NAMES:
         function = comfy.samplers.sampler_object(name).sampler_function

@@ -70,7 +70,7 @@ def execute(host, prompt):
     import execution
     valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt("test", prompt, None))
     assert valid, f"ComfyUI rejected the graph: {error} {node_errors}"
-    executor = execution.PromptExecutor(_Server(), cache_type=execution.CacheType.CLASSIC)
+    executor = host.prompt_executor(_Server())
     executor.execute(prompt, "test", {}, outputs)
     return {event: data for event, data in executor.status_messages}
 

@@ -15,7 +15,7 @@ def test_sampler_names_in_ksampler_ksampleradvanced_and_ksamplerselect_dropdowns
     nodes = host.nodes
     assert comfy.samplers.KSampler.SAMPLERS is comfy.samplers.SAMPLER_NAMES, "SAMPLER_NAMES was rebound"
     for node_id in ("KSampler", "KSamplerAdvanced", "KSamplerSelect"):
-        options = nodes.NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()["required"]["sampler_name"][0]
+        options = host.combo_options(nodes.NODE_CLASS_MAPPINGS[node_id], "sampler_name")
         missing = [n for n in NAMES if n not in options]
         assert not missing, f"{node_id}'s sampler_name dropdown lacks {missing}"
     assert all(n in comfy.samplers.KSAMPLER_NAMES for n in NAMES)
