@@ -171,7 +171,45 @@ FAMILIES: dict[str, Family] = {
     "X0 (ModelSamplingDiscrete)": Family("SD15", UNET, (4, 8, 8), _ctx(), "X0", sampling="x0"),
     "LCM (ModelSamplingDiscrete)": Family("SD15", UNET, (4, 8, 8), _ctx(), "LCM", sampling="lcm"),
 }
-NAMES = list(FAMILIES)
+
+# Model classes ComfyUI 0.33 added (comfy.supported_models.models) that samplers run: image models.
+# A family whose config the host lacks (0.3.64) is not collected there (see host_model_classes).
+FAMILIES_0_33_IMAGE: dict[str, Family] = {
+}
+
+# Model classes ComfyUI 0.33 added that samplers run: video, audio and 3-D models.
+FAMILIES_0_33_AV: dict[str, Family] = {
+}
+
+# Model classes ComfyUI 0.33 added that no sampler runs (they are no sampler's target), and why.
+NOT_SAMPLER_TARGETS: dict[str, str] = {
+}
+
+FAMILIES.update(FAMILIES_0_33_IMAGE)
+FAMILIES.update(FAMILIES_0_33_AV)
+
+
+def host_model_classes() -> set[str] | None:
+    """The names in the host's comfy.supported_models.models, read from COMFYUI_DIR's source at
+    collection time (before the host is imported): a family is collected only where its config
+    exists, so 0.3.64 runs its own families and 0.33 every one. None without COMFYUI_DIR."""
+    import ast
+    import os
+    from pathlib import Path
+    root = os.environ.get("COMFYUI_DIR")
+    source = Path(root, "comfy", "supported_models.py") if root else None
+    if source is None or not source.is_file():
+        return None
+    found: set[str] = set()
+    for node in ast.parse(source.read_text(encoding="utf8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        if any(getattr(t, "id", None) == "models" for t in targets) and isinstance(node.value, (ast.List, ast.Tuple)):
+            found |= {e.id for e in node.value.elts if isinstance(e, ast.Name)}
+    return found
+
+
+HOST_MODEL_CLASSES = host_model_classes()
+NAMES = [name for name, f in FAMILIES.items() if HOST_MODEL_CLASSES is None or f.config in HOST_MODEL_CLASSES]
 
 
 def _init(module: torch.nn.Module, seed: int) -> None:
@@ -249,6 +287,29 @@ def _sample(family, sampler: str = "er_sde_solver_3", *, seed: int = SEED, batch
     noise = comfy.sample.prepare_noise(latent, seed) if noise is None else noise
     return comfy.sample.sample(model, noise, steps, cfg, sampler, "simple", positive, negative, latent,
                                callback=callback, disable_pbar=True, seed=seed)
+
+
+# the model classes of ComfyUI 0.3.64, whose families were chosen when this matrix began
+CLASSES_0_3_64 = frozenset("""
+    ACEStep AuraFlow Chroma ChromaRadiance CosmosI2V CosmosI2VPredict2 CosmosT2IPredict2 CosmosT2V Flux FluxInpaint
+    FluxSchnell GenmoMochi HiDream Hunyuan3Dv2 Hunyuan3Dv2_1 Hunyuan3Dv2mini HunyuanDiT HunyuanDiT1 HunyuanImage21
+    HunyuanImage21Refiner HunyuanVideo HunyuanVideoI2V HunyuanVideoSkyreelsI2V KOALA_1B KOALA_700M LTXV LotusD Lumina2
+    Omnigen2 PixArtAlpha PixArtSigma QwenImage SD15 SD15_instructpix2pix SD20 SD21UnclipH SD21UnclipL SD3 SDXL
+    SDXLRefiner SDXL_instructpix2pix SD_X4Upscaler SSD1B SV3D_p SV3D_u SVD_img2vid Segmind_Vega StableAudio
+    Stable_Cascade_B Stable_Cascade_C Stable_Zero123 WAN21_Camera WAN21_FunControl2V WAN21_HuMo WAN21_I2V WAN21_T2V
+    WAN21_Vace WAN22_Animate WAN22_Camera WAN22_S2V WAN22_T2V""".split())
+
+
+def test_every_model_class_added_since_0_3_64_is_in_the_matrix_or_named_as_no_sampler_target(host):
+    """Every generative model class a newer ComfyUI adds gets a family here; a class that no sampler
+    runs (a segmenter, a depth or detection model) is named in NOT_SAMPLER_TARGETS with the reason."""
+    import comfy.supported_models
+    added = {cls.__name__ for cls in comfy.supported_models.models} - CLASSES_0_3_64
+    in_matrix = {f.config for f in FAMILIES.values()}
+    missing = sorted(added - in_matrix - set(NOT_SAMPLER_TARGETS))
+    assert not missing, f"ComfyUI {host.version} model classes with no family and no reason: {missing}"
+    both = sorted(set(NOT_SAMPLER_TARGETS) & in_matrix)
+    assert not both, f"named as no sampler's target but in the matrix: {both}"
 
 
 def test_model_is_of_the_familys_type(family):
