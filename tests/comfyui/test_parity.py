@@ -83,24 +83,107 @@ def test_noise_type_comfyui_option_reproduces_er_sde_without_a_noise_sampler(hos
     assert d_gaussian > 10 * er_sde_rel_bound[kind]
 
 
-# ComfyUI's SamplerER_SDE settings -> our node inputs that reproduce them with noise_type comfyui:
-# max_stage = order; "Reverse-time SDE" with eta e is noise_scale reverse_sde with eta e (both
-# psi(x) = x^(1+e)); "ODE" is noise_scale ode.
+# ComfyUI's SamplerER_SDE settings (solver_type, max_stage, eta, s_noise) and our node inputs that
+# reproduce them with noise_type comfyui: max_stage = order; "Reverse-time SDE" with eta e is
+# noise_scale reverse_sde with eta e (both psi(x) = x^(1+e)); "ODE" is noise_scale ode. "ER-SDE"
+# with eta e is paper_default with eta e from ComfyUI 0.33 on (psi = x^(1-e) phi^e, eta 0 the ODE);
+# ComfyUI 0.3.64 ignores eta for "ER-SDE" (its tooltip says so), so there it is eta 1.
 SAMPLER_ER_SDE_SETTINGS = [
-    (("ER-SDE", 2, 1.0, 0.5), {"order": 2, "noise_scale": "paper_default", "eta": 1.0, "s_noise": 0.5}),
-    (("Reverse-time SDE", 3, 0.5, 1.0), {"order": 3, "noise_scale": "reverse_sde", "eta": 0.5, "s_noise": 1.0}),
-    (("ODE", 3, 1.0, 1.0), {"order": 3, "noise_scale": "ode", "eta": 1.0, "s_noise": 1.0}),
+    ("ER-SDE", 2, 1.0, 0.5),
+    ("ER-SDE", 3, 0.5, 1.0),
+    ("ER-SDE", 3, 2.5, 1.0),
+    ("ER-SDE", 3, 0.0, 1.0),
+    ("Reverse-time SDE", 3, 0.5, 1.0),
+    ("Reverse-time SDE", 2, 2.0, 0.7),
+    ("ODE", 3, 1.0, 1.0),
 ]
+ER_SDE_ETA_SINCE = (0, 33)  # the first snapshot whose SamplerER_SDE applies eta to "ER-SDE"
 
 
-@pytest.mark.parametrize("settings, inputs", SAMPLER_ER_SDE_SETTINGS, ids=[s[0][0] for s in SAMPLER_ER_SDE_SETTINGS])
-def test_reference_with_comfyui_noise_reproduces_each_sampler_er_sde_setting(host, tiny_models, conds, er_sde_rel_bound,
-                                                                             settings, inputs):
+def our_inputs_for(settings: tuple, host_version: tuple) -> dict:
     solver_type, max_stage, eta, s_noise = settings
-    stock = host.nodes.NODE_CLASS_MAPPINGS["SamplerER_SDE"]().get_sampler(solver_type, max_stage, eta, s_noise)[0]
+    if solver_type == "ODE":
+        return {"order": max_stage, "noise_scale": "ode", "eta": 1.0, "s_noise": s_noise}
+    if solver_type == "Reverse-time SDE":
+        return {"order": max_stage, "noise_scale": "reverse_sde", "eta": eta, "s_noise": s_noise}
+    return {"order": max_stage, "noise_scale": "paper_default", "s_noise": s_noise,
+            "eta": eta if host_version >= ER_SDE_ETA_SINCE else 1.0}
+
+
+@pytest.mark.parametrize("settings", SAMPLER_ER_SDE_SETTINGS, ids=["{}-stage{}-eta{}-s{}".format(*s) for s in
+                                                                    SAMPLER_ER_SDE_SETTINGS])
+def test_reference_with_comfyui_noise_reproduces_each_sampler_er_sde_setting(host, tiny_models, conds, er_sde_rel_bound,
+                                                                             settings):
+    stock = host.nodes.NODE_CLASS_MAPPINGS["SamplerER_SDE"]().get_sampler(*settings)[0]
+    inputs = our_inputs_for(settings, host.version)
     ours = host.ersde.sampling.make_sampler(**inputs, custom_noise_scale="", noise_type="comfyui", scheme="reference")
     model = tiny_models["eps"]
     theirs = sample(model, conds, stock)
     d = rel(sample(model, conds, ours), theirs, theirs)
-    print(f"SamplerER_SDE {settings}: {d:.3e}")
-    assert d < er_sde_rel_bound["eps"], f"SamplerER_SDE {settings} is {d:.2e} from our reference scheme"
+    print(f"ComfyUI {host.version} SamplerER_SDE {settings} = our {inputs}: {d:.3e}")
+    assert d < er_sde_rel_bound["eps"], f"SamplerER_SDE {settings} is {d:.2e} from our reference scheme with {inputs}"
+
+
+def host_has_model_noise_scale() -> bool:
+    """Whether COMFYUI_DIR's ComfyUI has model noise scales (ModelNoiseScale, model_sampling.noise_scale:
+    0.33 on; HiDream-O1 ships 8), read from its source at collection time. True without COMFYUI_DIR."""
+    import os
+    from pathlib import Path
+    root = os.environ.get("COMFYUI_DIR")
+    source = Path(root, "comfy_extras", "nodes_model_advanced.py") if root else None
+    return source is None or not source.is_file() or "class ModelNoiseScale" in source.read_text(encoding="utf8")
+
+
+# the model's noise scale: None = the model as loaded (no noise scale: 1), else ModelNoiseScale's value
+NOISE_SCALES = [None] + ([8.0, 0.5] if host_has_model_noise_scale() else [])
+
+
+def with_noise_scale(host, model, noise_scale):
+    if noise_scale is None:
+        return model
+    return host.nodes.NODE_CLASS_MAPPINGS["ModelNoiseScale"]().patch(model, noise_scale)[0]
+
+
+@pytest.mark.parametrize("noise_scale", NOISE_SCALES, ids=lambda v: f"model_noise_scale_{v}")
+def test_every_name_and_node_scales_its_injected_noise_by_the_models_noise_scale(host, tiny_models, conds,
+                                                                                  monkeypatch, noise_scale):
+    """As every stock SDE sampler does (s_noise * model_sampling.noise_scale): each dropdown name, the
+    auto one included, and both nodes' sampler hand the solver s_noise times the model's noise scale."""
+    import comfy.samplers
+    solver = host.ersde.sampling.solver
+    seen: list[float] = []
+    original = solver.sample_er_sde
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["s_noise"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(solver, "sample_er_sde", recording)
+    model = with_noise_scale(host, tiny_models["flow"], noise_scale)
+    samplers = [comfy.samplers.sampler_object(name) for name in host.ersde.names.SAMPLER_NAMES]
+    samplers.append(host.ersde.sampling.make_sampler(order=2, noise_scale="paper_default", custom_noise_scale="",
+                                                     eta=1.0, s_noise=0.75, noise_type="gaussian", scheme="corrected"))
+    for sampler in samplers:
+        sample(model, conds, sampler)
+    expected = [1.0 * (noise_scale or 1.0)] * (len(samplers) - 1) + [0.75 * (noise_scale or 1.0)]
+    assert seen == pytest.approx(expected), f"model noise scale {noise_scale}: the solver got s_noise {seen}"
+
+
+if host_has_model_noise_scale():  # ComfyUI 0.33 on; 0.3.64 has no model noise scale to reproduce
+    @pytest.mark.parametrize("noise_scale", [v for v in NOISE_SCALES if v is not None],
+                             ids=lambda v: f"model_noise_scale_{v}")
+    def test_reference_with_comfyui_noise_reproduces_er_sde_on_a_model_with_a_noise_scale(host, tiny_models, conds,
+                                                                                          er_sde_rel_bound, noise_scale):
+        """ModelNoiseScale (HiDream-O1 ships 8): the starting noise and every step's noise are the stock
+        sampler's size, so reference + comfyui still reproduces er_sde; ignoring the scale is far off."""
+        import comfy.samplers
+        model = with_noise_scale(host, tiny_models["flow"], noise_scale)
+        builtin = sample(model, conds, comfy.samplers.ksampler("er_sde"))
+        options = dict(order=3, noise_scale="paper_default", custom_noise_scale="", eta=1.0, noise_type="comfyui",
+                       scheme="reference")
+        ours = sample(model, conds, host.ersde.sampling.make_sampler(**options, s_noise=1.0))
+        unscaled = sample(model, conds, host.ersde.sampling.make_sampler(**options, s_noise=1.0 / noise_scale))
+        d, d_unscaled = rel(ours, builtin, builtin), rel(unscaled, builtin, builtin)
+        print(f"model noise scale {noise_scale}: reference + comfyui {d:.3e}, step noise left unscaled {d_unscaled:.3e}")
+        assert d < er_sde_rel_bound["flow"], f"noise scale {noise_scale}: reference + comfyui is {d:.2e} from er_sde"
+        assert d_unscaled > 10 * er_sde_rel_bound["flow"], "the test cannot tell scaled from unscaled step noise"
