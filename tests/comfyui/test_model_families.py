@@ -24,6 +24,8 @@ Chroma Radiance, pixel space, is there).
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -82,6 +84,14 @@ FLUX = dict(in_channels=16, out_channels=16, vec_in_dim=16, context_in_dim=16, h
             num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 6, 6], theta=10000, patch_size=2, qkv_bias=True)
 CHROMA = dict(FLUX, in_channels=64, out_channels=64, in_dim=64, out_dim=32, hidden_dim=32, n_layers=1)
 del CHROMA["vec_in_dim"]
+# Fields that ComfyUI 0.33's params dataclasses require and 0.3.64's reject: a family's build adds
+# each only where the host's class has the field (Family.new_fields), so one entry builds on both.
+FLUX_NEW = ("comfy.ldm.flux.model.FluxParams", {"txt_ids_dims": []})
+CHROMA_NEW = ("comfy.ldm.chroma.model.ChromaParams", {"txt_ids_dims": [], "vec_in_dim": None})
+CHROMA_RADIANCE_NEW = ("comfy.ldm.chroma_radiance.model.ChromaRadianceParams",
+                       dict(CHROMA_NEW[1], use_x0=False, use_sequential_txt_ids=False))
+HUNYUAN_VIDEO_NEW = ("comfy.ldm.hunyuan_video.model.HunyuanVideoParams",
+                     {"use_cond_type_embedding": False, "vision_in_dim": None, "meanflow_sum": False})
 WAN = dict(dim=32, ffn_dim=64, num_heads=2, num_layers=1, text_dim=16, freq_dim=32, patch_size=(1, 2, 2))
 COSMOS = dict(max_img_h=16, max_img_w=16, max_frames=8, in_channels=16, out_channels=16, patch_spatial=2,
               patch_temporal=1, model_channels=32, num_blocks=1, num_heads=2, concat_padding_mask=True,
@@ -99,6 +109,7 @@ class Family:
     state_dict: Callable[[], dict] | tuple = ()  # keys (or a state dict) that select the variant
     sampling: str | None = None      # ComfyUI's ModelSamplingDiscrete node applied with this value
     extra: dict = field(default_factory=dict)
+    new_fields: tuple = ()           # (params dataclass, {field: value}): set where the host has the field
 
 
 FAMILIES: dict[str, Family] = {
@@ -115,9 +126,9 @@ FAMILIES: dict[str, Family] = {
                                                          "params": {"in_features": 16, "out_features": 64}}),
                     (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
     "Flux dev": Family("Flux", dict(FLUX, guidance_embed=True), (16, 8, 8),
-                       _ctx(pooled_output=_pooled(), guidance=lambda: 3.5), "CONST"),
+                       _ctx(pooled_output=_pooled(), guidance=lambda: 3.5), "CONST", new_fields=FLUX_NEW),
     "Flux schnell": Family("FluxSchnell", dict(FLUX, guidance_embed=False), (16, 8, 8),
-                           _ctx(pooled_output=_pooled()), "CONST"),
+                           _ctx(pooled_output=_pooled()), "CONST", new_fields=FLUX_NEW),
     "AuraFlow": Family("AuraFlow", dict(max_seq=64, cond_seq_dim=16, n_double_layers=1, n_layers=2, dim=32, n_heads=2,
                                         global_conddim=32, patch_size=2, in_channels=4, out_channels=4),
                        (4, 8, 8), _ctx(), "CONST"),
@@ -125,7 +136,7 @@ FAMILIES: dict[str, Family] = {
     "Wan 2.2": Family("WAN22_T2V", dict(WAN, in_dim=48, out_dim=48), (48, 2, 8, 8), _ctx(), "CONST"),
     "HunyuanVideo": Family("HunyuanVideo", dict(FLUX, patch_size=[1, 2, 2], theta=256, guidance_embed=True,
                                                 byt5=False, meanflow=False),
-                           (16, 2, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+                           (16, 2, 8, 8), _ctx(pooled_output=_pooled()), "CONST", new_fields=HUNYUAN_VIDEO_NEW),
     "LTXV": Family("LTXV", dict(in_channels=128, cross_attention_dim=32, attention_head_dim=16, num_attention_heads=2,
                                 caption_channels=16, num_layers=1),
                    (128, 2, 2, 2), _ctx(attention_mask=_long_mask), "CONST"),
@@ -150,12 +161,12 @@ FAMILIES: dict[str, Family] = {
     "Qwen-Image": Family("QwenImage", dict(in_channels=64, out_channels=16, num_layers=1, attention_head_dim=16,
                                            num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(4, 6, 6)),
                          (16, 8, 8), _ctx(), "CONST"),
-    "Chroma": Family("Chroma", CHROMA, (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+    "Chroma": Family("Chroma", CHROMA, (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST", new_fields=CHROMA_NEW),
     "Chroma Radiance (pixels)": Family(
         "ChromaRadiance", dict(CHROMA, in_channels=3, out_channels=3, patch_size=4, nerf_hidden_size=8,
                                nerf_mlp_ratio=2, nerf_depth=1, nerf_max_freqs=2, nerf_tile_size=0,
                                nerf_final_head_type="conv", nerf_embedder_dtype=torch.float32),
-        (3, 16, 16), _ctx(pooled_output=_pooled()), "CONST"),
+        (3, 16, 16), _ctx(pooled_output=_pooled()), "CONST", new_fields=CHROMA_RADIANCE_NEW),
     "HiDream": Family("HiDream", dict(patch_size=2, in_channels=16, out_channels=16, num_layers=1, num_single_layers=1,
                                       attention_head_dim=16, num_attention_heads=2, caption_channels=[16, 16],
                                       text_emb_dim=16, num_routed_experts=2, num_activated_experts=1,
@@ -251,8 +262,14 @@ def _build(host: Any, name: str) -> Any:
     family = FAMILIES[name]
     cpu = torch.device("cpu")
     cls = getattr(comfy.supported_models, family.config)
-    config = cls(dict(cls.unet_config, **family.unet))
-    config.unet_config.update(family.unet)  # over the config's unet_extra_config (head counts)
+    unet = dict(family.unet)
+    if family.new_fields:
+        path, values = family.new_fields
+        module, params = path.rsplit(".", 1)
+        have = {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), params))}
+        unet.update({k: v for k, v in values.items() if k in have})
+    config = cls(dict(cls.unet_config, **unet))
+    config.unet_config.update(unet)  # over the config's unet_extra_config (head counts)
     marks = family.state_dict() if callable(family.state_dict) else {k: torch.zeros(1) for k in family.state_dict}
     model = config.get_model(marks, device=cpu)
     model.diffusion_model.float()
