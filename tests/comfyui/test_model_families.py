@@ -97,6 +97,31 @@ COSMOS = dict(max_img_h=16, max_img_w=16, max_frames=8, in_channels=16, out_chan
               patch_temporal=1, model_channels=32, num_blocks=1, num_heads=2, concat_padding_mask=True,
               crossattn_emb_channels=16, pos_emb_cls="rope3d", pos_emb_interpolation="crop", use_adaln_lora=True,
               adaln_lora_dim=8)
+# ComfyUI 0.33's image models (FAMILIES_0_33_IMAGE)
+FLUX2 = dict(in_channels=128, out_channels=128, vec_in_dim=None, context_in_dim=16, hidden_size=32, mlp_ratio=3.0,
+             num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 4, 4, 4], theta=2000, patch_size=1,
+             qkv_bias=False, guidance_embed=True, txt_ids_dims=[3], global_modulation=True, mlp_silu_act=True,
+             ops_bias=False, default_ref_method="index", ref_index_scale=10.0)
+# z_image_modulation embeds the timestep in 256 features for dims of 256 and more (Z-Image's is 3840)
+Z_IMAGE = dict(patch_size=2, in_channels=16, dim=256, n_layers=1, n_refiner_layers=1, n_heads=16, n_kv_heads=16,
+               multiple_of=16, ffn_dim_multiplier=8.0 / 3.0, qk_norm=True, cap_feat_dim=16, axes_dims=[4, 6, 6],
+               axes_lens=[32, 32, 32], rope_theta=256.0, z_image_modulation=True, time_scale=1000.0)
+PIXEL_DIT = dict(in_channels=3, num_groups=2, hidden_size=32, pixel_hidden_size=8, pixel_attn_hidden_size=16,
+                 pixel_num_groups=2, patch_depth=1, pixel_depth=1, patch_size=4, txt_embed_dim=16, txt_max_length=8)
+
+
+def _hidream_o1_ids() -> torch.Tensor:
+    """HiDream-O1's text encoder hands over token ids in its chat template, ending <|boi|><|tms|>
+    (the timestep token); the Qwen3-VL backbone inside the diffusion model embeds them."""
+    from comfy.text_encoders import hidream_o1 as te
+    words = torch.randint(1000, 2000, (4,), generator=torch.Generator().manual_seed(4)).tolist()
+    return torch.tensor([[te.IM_START_ID, te.USER_ID, te.NEWLINE_ID, *words, te.IM_END_ID, te.NEWLINE_ID,
+                          te.IM_START_ID, te.ASSISTANT_ID, te.NEWLINE_ID, te.BOI_TOKEN_ID, te.TMS_TOKEN_ID]])
+
+
+def _hidream_o1_cond() -> tuple:
+    ids = _hidream_o1_ids()
+    return ids.unsqueeze(-1).float(), {"text_input_ids": ids}  # the TE's surrogate cross_attn, as ComfyUI's
 
 
 @dataclass(frozen=True)
@@ -186,6 +211,60 @@ FAMILIES: dict[str, Family] = {
 # Model classes ComfyUI 0.33 added (comfy.supported_models.models) that samplers run: image models.
 # A family whose config the host lacks (0.3.64) is not collected there (see host_model_classes).
 FAMILIES_0_33_IMAGE: dict[str, Family] = {
+    "Flux2": Family("Flux2", FLUX2, (128, 4, 4), _ctx(guidance=lambda: 4.0), "CONST"),
+    "HiDream-O1 (pixels)": Family(
+        "HiDreamO1", dict(text_config_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                                     num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                                                     rope_dims=[4, 2, 2]),
+                          vision_config_overrides=dict(hidden_size=16, num_heads=2, intermediate_size=32, depth=1,
+                                                       num_position_embeddings=16, deepstack_visual_indexes=())),
+        (3, 64, 64), _hidream_o1_cond, "CONST"),
+    "Z-Image": Family("ZImage", Z_IMAGE, (16, 8, 8), _ctx(attention_mask=_long_mask), "CONST"),
+    "Z-Image pixel space": Family(
+        "ZImagePixelSpace", dict(Z_IMAGE, in_channels=3, patch_size=4, decoder_hidden_size=16,
+                                 decoder_num_res_blocks=1, decoder_max_freqs=2),
+        (3, 16, 16), _ctx(attention_mask=_long_mask), "CONST"),
+    "Krea 2": Family("Krea2", dict(features=32, tdim=16, txtdim=16, heads=2, kvheads=1, multiplier=2, layers=1,
+                                   patch=2, channels=16, txtlayers=2, txtheads=2, txtkvheads=2),
+                     (16, 8, 8), _ctx(32), "CONST"),
+    "LongCat-Image": Family("LongCatImage", dict(FLUX, vec_in_dim=None, guidance_embed=False, txt_ids_dims=[1, 2]),
+                            (16, 8, 8), _ctx(), "CONST"),
+    "ERNIE-Image": Family("ErnieImage", dict(hidden_size=32, num_attention_heads=2, num_layers=1, ffn_hidden_size=64,
+                                             in_channels=128, out_channels=128, patch_size=1, text_in_dim=16,
+                                             rope_axes_dim=(4, 6, 6)),
+                          (128, 4, 4), _ctx(), "CONST"),
+    "JoyImage": Family("JoyImage", dict(patch_size=[1, 2, 2], in_channels=16, hidden_size=32, num_attention_heads=2,
+                                        text_dim=16, mlp_width_ratio=2.0, num_layers=1, rope_dim_list=[4, 6, 6]),
+                       (16, 8, 8), _ctx(), "CONST"),
+    "Anima": Family("Anima", dict(COSMOS, crossattn_emb_channels=1024, pos_emb_learnable=True, min_fps=1, max_fps=30,
+                                  extra_per_block_abs_pos_emb=False, rope_enable_fps_modulation=False),
+                    (16, 8, 8), _ctx(1024, t5xxl_ids=lambda: torch.tensor([5, 17, 99, 1]),
+                                     t5xxl_weights=lambda: torch.ones(4)), "CONST"),
+    "Kandinsky 5 image": Family(
+        "Kandinsky5Image", dict(in_visual_dim=16, out_visual_dim=16, in_text_dim=16, in_text_dim2=16, time_dim=16,
+                                model_dim=32, ff_dim=64, visual_embed_dim=64, patch_size=(1, 2, 2), num_text_blocks=1,
+                                num_visual_blocks=1, axes_dims=(4, 6, 6), rope_scale_factor=(1.0, 1.0, 1.0)),
+        (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+    "Ideogram 4": Family("Ideogram4", dict(in_channels=128, num_layers=1, num_attention_heads=2, attention_head_dim=16,
+                                           intermediate_size=64, adaln_dim=16, llm_features_dim=16,
+                                           mrope_section=[4, 2, 2]),
+                         (128, 4, 4), _ctx(attention_mask=_long_mask), "CONST"),
+    "Boogu": Family("Boogu", dict(patch_size=2, in_channels=16, hidden_size=32, num_layers=1, num_double_stream_layers=1,
+                                  num_refiner_layers=1, num_attention_heads=2, num_kv_heads=1, multiple_of=16,
+                                  axes_dim_rope=(4, 6, 6), axes_lens=(32, 32, 32), instruction_feat_dim=16),
+                    (16, 8, 8), _ctx(attention_mask=_long_mask), "CONST"),
+    "Mage-Flow": Family("MageFlow", dict(in_channels=128, out_channels=128, num_layers=1, attention_head_dim=16,
+                                         num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(4, 6, 6)),
+                        (128, 4, 4), _ctx(), "CONST"),
+    "PixelDiT (pixels)": Family("PixelDiTT2I", PIXEL_DIT, (3, 16, 16), _ctx(attention_mask=_long_mask), "CONST"),
+    "Lens": Family("Lens", dict(patch_size=2, in_channels=128, out_channels=32, num_layers=1, attention_head_dim=16,
+                                num_attention_heads=2, enc_hidden_dim=16, axes_dims_rope=(4, 6, 6),
+                                multi_layer_encoder_feature=False, selected_layer_index=(0,)),
+                   (128, 4, 4), _ctx(attention_mask=_long_mask), "CONST"),
+    "PiD (pixels)": Family("PiD", dict(PIXEL_DIT, lq_latent_channels=16, lq_hidden_dim=16, lq_num_res_blocks=1,
+                                       lq_interval=1, sr_scale=4, latent_spatial_down_factor=8),
+                           (3, 16, 16), _ctx(attention_mask=_long_mask, lq_latent=_pooled(1, 16, 2, 2),
+                                             degrade_sigma=lambda: torch.tensor([0.0])), "CONST"),
 }
 
 # Model classes ComfyUI 0.33 added that samplers run: video, audio and 3-D models.
