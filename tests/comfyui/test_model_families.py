@@ -21,6 +21,13 @@ guider's cfg.
 In the snapshot (ComfyUI a125cd8) and tested: all families listed in FAMILIES. Not in it: none of
 the issue's list is missing (Cosmos has both its EDM (Cosmos-1 T2V) and RFLOW (Predict2) models;
 Chroma Radiance, pixel space, is there).
+
+ComfyUI 0.33 adds the families of FAMILIES_0_33_IMAGE and FAMILIES_0_33_AV, collected only where the
+host has their config (0.3.64 runs its own). Its image models are all flow models (CONST), among
+them the pixel-space HiDream-O1 (noise_scale 8, which stock er_sde and our `reference` both apply),
+Z-Image pixel space, PixelDiT and PiD (an upscaler sampled from a low-quality latent). 0.33's params
+dataclasses require fields that 0.3.64's reject (FluxParams.txt_ids_dims, ...): Family.new_fields
+sets each only where the host's class has it, so one entry builds on both versions.
 """
 from __future__ import annotations
 
@@ -224,9 +231,11 @@ FAMILIES_0_33_IMAGE: dict[str, Family] = {
         "ZImagePixelSpace", dict(Z_IMAGE, in_channels=3, patch_size=4, decoder_hidden_size=16,
                                  decoder_num_res_blocks=1, decoder_max_freqs=2),
         (3, 16, 16), _ctx(attention_mask=_long_mask), "CONST"),
+    # grouped-query attention as Krea 2's (kvheads divides heads: ComfyUI 0.33's attention refuses others);
+    # the text encoder hands over txtlayers hidden states stacked in the feature axis
     "Krea 2": Family("Krea2", dict(features=32, tdim=16, txtdim=16, heads=2, kvheads=1, multiplier=2, layers=1,
                                    patch=2, channels=16, txtlayers=2, txtheads=2, txtkvheads=2),
-                     (16, 8, 8), _ctx(32), "CONST"),
+                     (16, 8, 8), _ctx(2 * 16), "CONST"),
     "LongCat-Image": Family("LongCatImage", dict(FLUX, vec_in_dim=None, guidance_embed=False, txt_ids_dims=[1, 2]),
                             (16, 8, 8), _ctx(), "CONST"),
     "ERNIE-Image": Family("ErnieImage", dict(hidden_size=32, num_attention_heads=2, num_layers=1, ffn_hidden_size=64,
@@ -257,10 +266,11 @@ FAMILIES_0_33_IMAGE: dict[str, Family] = {
                                          num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(4, 6, 6)),
                         (128, 4, 4), _ctx(), "CONST"),
     "PixelDiT (pixels)": Family("PixelDiTT2I", PIXEL_DIT, (3, 16, 16), _ctx(attention_mask=_long_mask), "CONST"),
+    # Lens reads 4 text-encoder layers, stacked in the feature axis as its text encoder hands them over
     "Lens": Family("Lens", dict(patch_size=2, in_channels=128, out_channels=32, num_layers=1, attention_head_dim=16,
                                 num_attention_heads=2, enc_hidden_dim=16, axes_dims_rope=(4, 6, 6),
-                                multi_layer_encoder_feature=False, selected_layer_index=(0,)),
-                   (128, 4, 4), _ctx(attention_mask=_long_mask), "CONST"),
+                                selected_layer_index=(0, 1, 2, 3)),
+                   (128, 4, 4), _ctx(4 * 16, attention_mask=_long_mask), "CONST"),
     "PiD (pixels)": Family("PiD", dict(PIXEL_DIT, lq_latent_channels=16, lq_hidden_dim=16, lq_num_res_blocks=1,
                                        lq_interval=1, sr_scale=4, latent_spatial_down_factor=8),
                            (3, 16, 16), _ctx(attention_mask=_long_mask, lq_latent=_pooled(1, 16, 2, 2),
