@@ -104,7 +104,8 @@ COSMOS = dict(max_img_h=16, max_img_w=16, max_frames=8, in_channels=16, out_chan
               patch_temporal=1, model_channels=32, num_blocks=1, num_heads=2, concat_padding_mask=True,
               crossattn_emb_channels=16, pos_emb_cls="rope3d", pos_emb_interpolation="crop", use_adaln_lora=True,
               adaln_lora_dim=8)
-# ComfyUI 0.33's image models (FAMILIES_0_33_IMAGE)
+# ComfyUI 0.33's image models (FAMILIES_0_33_IMAGE). Flux 2 as model_detection lays it out: patch 1
+# over 128 latent channels, global modulation, no pooled vector
 FLUX2 = dict(in_channels=128, out_channels=128, vec_in_dim=None, context_in_dim=16, hidden_size=32, mlp_ratio=3.0,
              num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 4, 4, 4], theta=2000, patch_size=1,
              qkv_bias=False, guidance_embed=True, txt_ids_dims=[3], global_modulation=True, mlp_silu_act=True,
@@ -117,18 +118,15 @@ PIXEL_DIT = dict(in_channels=3, num_groups=2, hidden_size=32, pixel_hidden_size=
                  pixel_num_groups=2, patch_depth=1, pixel_depth=1, patch_size=4, txt_embed_dim=16, txt_max_length=8)
 
 
-def _hidream_o1_ids() -> torch.Tensor:
+def _hidream_o1_cond() -> tuple:
     """HiDream-O1's text encoder hands over token ids in its chat template, ending <|boi|><|tms|>
-    (the timestep token); the Qwen3-VL backbone inside the diffusion model embeds them."""
+    (the timestep's token), with the ids as a float surrogate cross_attn: the Qwen3-VL backbone inside
+    the diffusion model embeds them."""
     from comfy.text_encoders import hidream_o1 as te
     words = torch.randint(1000, 2000, (4,), generator=torch.Generator().manual_seed(4)).tolist()
-    return torch.tensor([[te.IM_START_ID, te.USER_ID, te.NEWLINE_ID, *words, te.IM_END_ID, te.NEWLINE_ID,
-                          te.IM_START_ID, te.ASSISTANT_ID, te.NEWLINE_ID, te.BOI_TOKEN_ID, te.TMS_TOKEN_ID]])
-
-
-def _hidream_o1_cond() -> tuple:
-    ids = _hidream_o1_ids()
-    return ids.unsqueeze(-1).float(), {"text_input_ids": ids}  # the TE's surrogate cross_attn, as ComfyUI's
+    ids = torch.tensor([[te.IM_START_ID, te.USER_ID, te.NEWLINE_ID, *words, te.IM_END_ID, te.NEWLINE_ID,
+                         te.IM_START_ID, te.ASSISTANT_ID, te.NEWLINE_ID, te.BOI_TOKEN_ID, te.TMS_TOKEN_ID]])
+    return ids.unsqueeze(-1).float(), {"text_input_ids": ids}
 
 
 @dataclass(frozen=True)
@@ -207,7 +205,9 @@ FAMILIES: dict[str, Family] = {
                                        conditioning_llama3=lambda: torch.randn(1, 1, 4, 16,
                                                                                generator=torch.Generator().manual_seed(4))),
                       "CONST"),
-    "Stable Audio": Family("StableAudio", dict(io_channels=64, embed_dim=128, depth=1, num_heads=2, cond_token_dim=768,
+    # cross-attention reads 768-wide text in heads of embed_dim / num_heads: ComfyUI 0.33's attention needs
+    # the query heads to be a multiple of those key/value heads (768 / 64 = 12), as in Stable Audio's 1536 / 24
+    "Stable Audio": Family("StableAudio", dict(io_channels=64, embed_dim=768, depth=1, num_heads=12, cond_token_dim=768,
                                                global_cond_dim=1536),
                            (64, 16), _ctx(768), "V_PREDICTION", _stable_audio_conditioners),
     "IMG_TO_IMG (ModelSamplingDiscrete)": Family("SD15", UNET, (4, 8, 8), _ctx(), "IMG_TO_IMG", sampling="img_to_img"),
@@ -219,6 +219,7 @@ FAMILIES: dict[str, Family] = {
 # A family whose config the host lacks (0.3.64) is not collected there (see host_model_classes).
 FAMILIES_0_33_IMAGE: dict[str, Family] = {
     "Flux2": Family("Flux2", FLUX2, (128, 4, 4), _ctx(guidance=lambda: 4.0), "CONST"),
+    # 32-pixel patches; sampling_settings noise_scale 8, by which stock samplers and ours scale their noise
     "HiDream-O1 (pixels)": Family(
         "HiDreamO1", dict(text_config_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                                      num_attention_heads=2, num_key_value_heads=1, head_dim=16,
@@ -245,6 +246,7 @@ FAMILIES_0_33_IMAGE: dict[str, Family] = {
     "JoyImage": Family("JoyImage", dict(patch_size=[1, 2, 2], in_channels=16, hidden_size=32, num_attention_heads=2,
                                         text_dim=16, mlp_width_ratio=2.0, num_layers=1, rope_dim_list=[4, 6, 6]),
                        (16, 8, 8), _ctx(), "CONST"),
+    # Qwen3 0.6B states and T5 ids through Anima's LLM adapter (its dims are fixed: 1024, 6 layers)
     "Anima": Family("Anima", dict(COSMOS, crossattn_emb_channels=1024, pos_emb_learnable=True, min_fps=1, max_fps=30,
                                   extra_per_block_abs_pos_emb=False, rope_enable_fps_modulation=False),
                     (16, 8, 8), _ctx(1024, t5xxl_ids=lambda: torch.tensor([5, 17, 99, 1]),
@@ -258,9 +260,10 @@ FAMILIES_0_33_IMAGE: dict[str, Family] = {
                                            intermediate_size=64, adaln_dim=16, llm_features_dim=16,
                                            mrope_section=[4, 2, 2]),
                          (128, 4, 4), _ctx(attention_mask=_long_mask), "CONST"),
-    "Boogu": Family("Boogu", dict(patch_size=2, in_channels=16, hidden_size=32, num_layers=1, num_double_stream_layers=1,
-                                  num_refiner_layers=1, num_attention_heads=2, num_kv_heads=1, multiple_of=16,
-                                  axes_dim_rope=(4, 6, 6), axes_lens=(32, 32, 32), instruction_feat_dim=16),
+    "Boogu": Family("Boogu", dict(patch_size=2, in_channels=16, hidden_size=32, num_layers=1,
+                                  num_double_stream_layers=1, num_refiner_layers=1, num_attention_heads=2,
+                                  num_kv_heads=1, multiple_of=16, axes_dim_rope=(4, 6, 6), axes_lens=(32, 32, 32),
+                                  instruction_feat_dim=16),
                     (16, 8, 8), _ctx(attention_mask=_long_mask), "CONST"),
     "Mage-Flow": Family("MageFlow", dict(in_channels=128, out_channels=128, num_layers=1, attention_head_dim=16,
                                          num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(4, 6, 6)),
@@ -271,6 +274,7 @@ FAMILIES_0_33_IMAGE: dict[str, Family] = {
                                 num_attention_heads=2, enc_hidden_dim=16, axes_dims_rope=(4, 6, 6),
                                 selected_layer_index=(0, 1, 2, 3)),
                    (128, 4, 4), _ctx(4 * 16, attention_mask=_long_mask), "CONST"),
+    # an upscaler: the low-quality latent and degrade sigma that PiDConditioning attaches
     "PiD (pixels)": Family("PiD", dict(PIXEL_DIT, lq_latent_channels=16, lq_hidden_dim=16, lq_num_res_blocks=1,
                                        lq_interval=1, sr_scale=4, latent_spatial_down_factor=8),
                            (3, 16, 16), _ctx(attention_mask=_long_mask, lq_latent=_pooled(1, 16, 2, 2),
