@@ -45,8 +45,8 @@ CFG = 2.0
 SEED = 7
 # max |reference + comfyui noise - er_sde| / max |er_sde|, 4 "simple" steps, cfg 2, batch 2:
 # er_sde's 200-point float32 Riemann sums against exact integrals. Measured per family in
-# docs/hosts.md#model-families: 2.2e-6 (X0) to 2.2e-4 (SD2-v); the bound is 2.7 times the largest.
-# The default gaussian noise lands 0.06 (Stable Cascade) to 1.7 away.
+# docs/hosts.md#model-families: 2.2e-6 (X0) to 2.5e-4 (Z-Image, ComfyUI 0.33); the bound is 2.4 times
+# the largest. The default gaussian noise lands 0.06 (Stable Cascade) to 1.9 (HiDream-O1) away.
 REFERENCE_BOUND = 6e-4
 
 
