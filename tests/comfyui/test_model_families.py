@@ -21,9 +21,18 @@ guider's cfg.
 In the snapshot (ComfyUI a125cd8) and tested: all families listed in FAMILIES. Not in it: none of
 the issue's list is missing (Cosmos has both its EDM (Cosmos-1 T2V) and RFLOW (Predict2) models;
 Chroma Radiance, pixel space, is there).
+
+ComfyUI 0.33 adds the families of FAMILIES_0_33_IMAGE and FAMILIES_0_33_AV, collected only where the
+host has their config (0.3.64 runs its own). Its image models are all flow models (CONST), among
+them the pixel-space HiDream-O1 (noise_scale 8, which stock er_sde and our `reference` both apply),
+Z-Image pixel space, PixelDiT and PiD (an upscaler sampled from a low-quality latent). 0.33's params
+dataclasses require fields that 0.3.64's reject (FluxParams.txt_ids_dims, ...): Family.new_fields
+sets each only where the host's class has it, so one entry builds on both versions.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -36,8 +45,8 @@ CFG = 2.0
 SEED = 7
 # max |reference + comfyui noise - er_sde| / max |er_sde|, 4 "simple" steps, cfg 2, batch 2:
 # er_sde's 200-point float32 Riemann sums against exact integrals. Measured per family in
-# docs/hosts.md#model-families: 2.2e-6 (X0) to 2.2e-4 (SD2-v); the bound is 2.7 times the largest.
-# The default gaussian noise lands 0.06 (Stable Cascade) to 1.7 away.
+# docs/hosts.md#model-families: 2.2e-6 (X0) to 2.5e-4 (Z-Image, ComfyUI 0.33); the bound is 2.4 times
+# the largest. The default gaussian noise lands 0.06 (Stable Cascade) to 1.9 (HiDream-O1) away.
 REFERENCE_BOUND = 6e-4
 
 
@@ -82,11 +91,42 @@ FLUX = dict(in_channels=16, out_channels=16, vec_in_dim=16, context_in_dim=16, h
             num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 6, 6], theta=10000, patch_size=2, qkv_bias=True)
 CHROMA = dict(FLUX, in_channels=64, out_channels=64, in_dim=64, out_dim=32, hidden_dim=32, n_layers=1)
 del CHROMA["vec_in_dim"]
+# Fields that ComfyUI 0.33's params dataclasses require and 0.3.64's reject: a family's build adds
+# each only where the host's class has the field (Family.new_fields), so one entry builds on both.
+FLUX_NEW = ("comfy.ldm.flux.model.FluxParams", {"txt_ids_dims": []})
+CHROMA_NEW = ("comfy.ldm.chroma.model.ChromaParams", {"txt_ids_dims": [], "vec_in_dim": None})
+CHROMA_RADIANCE_NEW = ("comfy.ldm.chroma_radiance.model.ChromaRadianceParams",
+                       dict(CHROMA_NEW[1], use_x0=False, use_sequential_txt_ids=False))
+HUNYUAN_VIDEO_NEW = ("comfy.ldm.hunyuan_video.model.HunyuanVideoParams",
+                     {"use_cond_type_embedding": False, "vision_in_dim": None, "meanflow_sum": False})
 WAN = dict(dim=32, ffn_dim=64, num_heads=2, num_layers=1, text_dim=16, freq_dim=32, patch_size=(1, 2, 2))
 COSMOS = dict(max_img_h=16, max_img_w=16, max_frames=8, in_channels=16, out_channels=16, patch_spatial=2,
               patch_temporal=1, model_channels=32, num_blocks=1, num_heads=2, concat_padding_mask=True,
               crossattn_emb_channels=16, pos_emb_cls="rope3d", pos_emb_interpolation="crop", use_adaln_lora=True,
               adaln_lora_dim=8)
+# ComfyUI 0.33's image models (FAMILIES_0_33_IMAGE). Flux 2 as model_detection lays it out: patch 1
+# over 128 latent channels, global modulation, no pooled vector
+FLUX2 = dict(in_channels=128, out_channels=128, vec_in_dim=None, context_in_dim=16, hidden_size=32, mlp_ratio=3.0,
+             num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 4, 4, 4], theta=2000, patch_size=1,
+             qkv_bias=False, guidance_embed=True, txt_ids_dims=[3], global_modulation=True, mlp_silu_act=True,
+             ops_bias=False, default_ref_method="index", ref_index_scale=10.0)
+# z_image_modulation embeds the timestep in 256 features for dims of 256 and more (Z-Image's is 3840)
+Z_IMAGE = dict(patch_size=2, in_channels=16, dim=256, n_layers=1, n_refiner_layers=1, n_heads=16, n_kv_heads=16,
+               multiple_of=16, ffn_dim_multiplier=8.0 / 3.0, qk_norm=True, cap_feat_dim=16, axes_dims=[4, 6, 6],
+               axes_lens=[32, 32, 32], rope_theta=256.0, z_image_modulation=True, time_scale=1000.0)
+PIXEL_DIT = dict(in_channels=3, num_groups=2, hidden_size=32, pixel_hidden_size=8, pixel_attn_hidden_size=16,
+                 pixel_num_groups=2, patch_depth=1, pixel_depth=1, patch_size=4, txt_embed_dim=16, txt_max_length=8)
+
+
+def _hidream_o1_cond() -> tuple:
+    """HiDream-O1's text encoder hands over token ids in its chat template, ending <|boi|><|tms|>
+    (the timestep's token), with the ids as a float surrogate cross_attn: the Qwen3-VL backbone inside
+    the diffusion model embeds them."""
+    from comfy.text_encoders import hidream_o1 as te
+    words = torch.randint(1000, 2000, (4,), generator=torch.Generator().manual_seed(4)).tolist()
+    ids = torch.tensor([[te.IM_START_ID, te.USER_ID, te.NEWLINE_ID, *words, te.IM_END_ID, te.NEWLINE_ID,
+                         te.IM_START_ID, te.ASSISTANT_ID, te.NEWLINE_ID, te.BOI_TOKEN_ID, te.TMS_TOKEN_ID]])
+    return ids.unsqueeze(-1).float(), {"text_input_ids": ids}
 
 
 @dataclass(frozen=True)
@@ -99,6 +139,7 @@ class Family:
     state_dict: Callable[[], dict] | tuple = ()  # keys (or a state dict) that select the variant
     sampling: str | None = None      # ComfyUI's ModelSamplingDiscrete node applied with this value
     extra: dict = field(default_factory=dict)
+    new_fields: tuple = ()           # (params dataclass, {field: value}): set where the host has the field
 
 
 FAMILIES: dict[str, Family] = {
@@ -115,9 +156,9 @@ FAMILIES: dict[str, Family] = {
                                                          "params": {"in_features": 16, "out_features": 64}}),
                     (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
     "Flux dev": Family("Flux", dict(FLUX, guidance_embed=True), (16, 8, 8),
-                       _ctx(pooled_output=_pooled(), guidance=lambda: 3.5), "CONST"),
+                       _ctx(pooled_output=_pooled(), guidance=lambda: 3.5), "CONST", new_fields=FLUX_NEW),
     "Flux schnell": Family("FluxSchnell", dict(FLUX, guidance_embed=False), (16, 8, 8),
-                           _ctx(pooled_output=_pooled()), "CONST"),
+                           _ctx(pooled_output=_pooled()), "CONST", new_fields=FLUX_NEW),
     "AuraFlow": Family("AuraFlow", dict(max_seq=64, cond_seq_dim=16, n_double_layers=1, n_layers=2, dim=32, n_heads=2,
                                         global_conddim=32, patch_size=2, in_channels=4, out_channels=4),
                        (4, 8, 8), _ctx(), "CONST"),
@@ -125,7 +166,7 @@ FAMILIES: dict[str, Family] = {
     "Wan 2.2": Family("WAN22_T2V", dict(WAN, in_dim=48, out_dim=48), (48, 2, 8, 8), _ctx(), "CONST"),
     "HunyuanVideo": Family("HunyuanVideo", dict(FLUX, patch_size=[1, 2, 2], theta=256, guidance_embed=True,
                                                 byt5=False, meanflow=False),
-                           (16, 2, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+                           (16, 2, 8, 8), _ctx(pooled_output=_pooled()), "CONST", new_fields=HUNYUAN_VIDEO_NEW),
     "LTXV": Family("LTXV", dict(in_channels=128, cross_attention_dim=32, attention_head_dim=16, num_attention_heads=2,
                                 caption_channels=16, num_layers=1),
                    (128, 2, 2, 2), _ctx(attention_mask=_long_mask), "CONST"),
@@ -150,12 +191,12 @@ FAMILIES: dict[str, Family] = {
     "Qwen-Image": Family("QwenImage", dict(in_channels=64, out_channels=16, num_layers=1, attention_head_dim=16,
                                            num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(4, 6, 6)),
                          (16, 8, 8), _ctx(), "CONST"),
-    "Chroma": Family("Chroma", CHROMA, (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+    "Chroma": Family("Chroma", CHROMA, (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST", new_fields=CHROMA_NEW),
     "Chroma Radiance (pixels)": Family(
         "ChromaRadiance", dict(CHROMA, in_channels=3, out_channels=3, patch_size=4, nerf_hidden_size=8,
                                nerf_mlp_ratio=2, nerf_depth=1, nerf_max_freqs=2, nerf_tile_size=0,
                                nerf_final_head_type="conv", nerf_embedder_dtype=torch.float32),
-        (3, 16, 16), _ctx(pooled_output=_pooled()), "CONST"),
+        (3, 16, 16), _ctx(pooled_output=_pooled()), "CONST", new_fields=CHROMA_RADIANCE_NEW),
     "HiDream": Family("HiDream", dict(patch_size=2, in_channels=16, out_channels=16, num_layers=1, num_single_layers=1,
                                       attention_head_dim=16, num_attention_heads=2, caption_channels=[16, 16],
                                       text_emb_dim=16, num_routed_experts=2, num_activated_experts=1,
@@ -164,7 +205,9 @@ FAMILIES: dict[str, Family] = {
                                        conditioning_llama3=lambda: torch.randn(1, 1, 4, 16,
                                                                                generator=torch.Generator().manual_seed(4))),
                       "CONST"),
-    "Stable Audio": Family("StableAudio", dict(io_channels=64, embed_dim=128, depth=1, num_heads=2, cond_token_dim=768,
+    # cross-attention reads 768-wide text in heads of embed_dim / num_heads: ComfyUI 0.33's attention needs
+    # the query heads to be a multiple of those key/value heads (768 / 64 = 12), as in Stable Audio's 1536 / 24
+    "Stable Audio": Family("StableAudio", dict(io_channels=64, embed_dim=768, depth=1, num_heads=12, cond_token_dim=768,
                                                global_cond_dim=1536),
                            (64, 16), _ctx(768), "V_PREDICTION", _stable_audio_conditioners),
     "IMG_TO_IMG (ModelSamplingDiscrete)": Family("SD15", UNET, (4, 8, 8), _ctx(), "IMG_TO_IMG", sampling="img_to_img"),
@@ -175,6 +218,67 @@ FAMILIES: dict[str, Family] = {
 # Model classes ComfyUI 0.33 added (comfy.supported_models.models) that samplers run: image models.
 # A family whose config the host lacks (0.3.64) is not collected there (see host_model_classes).
 FAMILIES_0_33_IMAGE: dict[str, Family] = {
+    "Flux2": Family("Flux2", FLUX2, (128, 4, 4), _ctx(guidance=lambda: 4.0), "CONST"),
+    # 32-pixel patches; sampling_settings noise_scale 8, by which stock samplers and ours scale their noise
+    "HiDream-O1 (pixels)": Family(
+        "HiDreamO1", dict(text_config_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                                     num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                                                     rope_dims=[4, 2, 2]),
+                          vision_config_overrides=dict(hidden_size=16, num_heads=2, intermediate_size=32, depth=1,
+                                                       num_position_embeddings=16, deepstack_visual_indexes=())),
+        (3, 64, 64), _hidream_o1_cond, "CONST"),
+    "Z-Image": Family("ZImage", Z_IMAGE, (16, 8, 8), _ctx(attention_mask=_long_mask), "CONST"),
+    "Z-Image pixel space": Family(
+        "ZImagePixelSpace", dict(Z_IMAGE, in_channels=3, patch_size=4, decoder_hidden_size=16,
+                                 decoder_num_res_blocks=1, decoder_max_freqs=2),
+        (3, 16, 16), _ctx(attention_mask=_long_mask), "CONST"),
+    # grouped-query attention as Krea 2's (kvheads divides heads: ComfyUI 0.33's attention refuses others);
+    # the text encoder hands over txtlayers hidden states stacked in the feature axis
+    "Krea 2": Family("Krea2", dict(features=32, tdim=16, txtdim=16, heads=2, kvheads=1, multiplier=2, layers=1,
+                                   patch=2, channels=16, txtlayers=2, txtheads=2, txtkvheads=2),
+                     (16, 8, 8), _ctx(2 * 16), "CONST"),
+    "LongCat-Image": Family("LongCatImage", dict(FLUX, vec_in_dim=None, guidance_embed=False, txt_ids_dims=[1, 2]),
+                            (16, 8, 8), _ctx(), "CONST"),
+    "ERNIE-Image": Family("ErnieImage", dict(hidden_size=32, num_attention_heads=2, num_layers=1, ffn_hidden_size=64,
+                                             in_channels=128, out_channels=128, patch_size=1, text_in_dim=16,
+                                             rope_axes_dim=(4, 6, 6)),
+                          (128, 4, 4), _ctx(), "CONST"),
+    "JoyImage": Family("JoyImage", dict(patch_size=[1, 2, 2], in_channels=16, hidden_size=32, num_attention_heads=2,
+                                        text_dim=16, mlp_width_ratio=2.0, num_layers=1, rope_dim_list=[4, 6, 6]),
+                       (16, 8, 8), _ctx(), "CONST"),
+    # Qwen3 0.6B states and T5 ids through Anima's LLM adapter (its dims are fixed: 1024, 6 layers)
+    "Anima": Family("Anima", dict(COSMOS, crossattn_emb_channels=1024, pos_emb_learnable=True, min_fps=1, max_fps=30,
+                                  extra_per_block_abs_pos_emb=False, rope_enable_fps_modulation=False),
+                    (16, 8, 8), _ctx(1024, t5xxl_ids=lambda: torch.tensor([5, 17, 99, 1]),
+                                     t5xxl_weights=lambda: torch.ones(4)), "CONST"),
+    "Kandinsky 5 image": Family(
+        "Kandinsky5Image", dict(in_visual_dim=16, out_visual_dim=16, in_text_dim=16, in_text_dim2=16, time_dim=16,
+                                model_dim=32, ff_dim=64, visual_embed_dim=64, patch_size=(1, 2, 2), num_text_blocks=1,
+                                num_visual_blocks=1, axes_dims=(4, 6, 6), rope_scale_factor=(1.0, 1.0, 1.0)),
+        (16, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+    "Ideogram 4": Family("Ideogram4", dict(in_channels=128, num_layers=1, num_attention_heads=2, attention_head_dim=16,
+                                           intermediate_size=64, adaln_dim=16, llm_features_dim=16,
+                                           mrope_section=[4, 2, 2]),
+                         (128, 4, 4), _ctx(attention_mask=_long_mask), "CONST"),
+    "Boogu": Family("Boogu", dict(patch_size=2, in_channels=16, hidden_size=32, num_layers=1,
+                                  num_double_stream_layers=1, num_refiner_layers=1, num_attention_heads=2,
+                                  num_kv_heads=1, multiple_of=16, axes_dim_rope=(4, 6, 6), axes_lens=(32, 32, 32),
+                                  instruction_feat_dim=16),
+                    (16, 8, 8), _ctx(attention_mask=_long_mask), "CONST"),
+    "Mage-Flow": Family("MageFlow", dict(in_channels=128, out_channels=128, num_layers=1, attention_head_dim=16,
+                                         num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(4, 6, 6)),
+                        (128, 4, 4), _ctx(), "CONST"),
+    "PixelDiT (pixels)": Family("PixelDiTT2I", PIXEL_DIT, (3, 16, 16), _ctx(attention_mask=_long_mask), "CONST"),
+    # Lens reads 4 text-encoder layers, stacked in the feature axis as its text encoder hands them over
+    "Lens": Family("Lens", dict(patch_size=2, in_channels=128, out_channels=32, num_layers=1, attention_head_dim=16,
+                                num_attention_heads=2, enc_hidden_dim=16, axes_dims_rope=(4, 6, 6),
+                                selected_layer_index=(0, 1, 2, 3)),
+                   (128, 4, 4), _ctx(4 * 16, attention_mask=_long_mask), "CONST"),
+    # an upscaler: the low-quality latent and degrade sigma that PiDConditioning attaches
+    "PiD (pixels)": Family("PiD", dict(PIXEL_DIT, lq_latent_channels=16, lq_hidden_dim=16, lq_num_res_blocks=1,
+                                       lq_interval=1, sr_scale=4, latent_spatial_down_factor=8),
+                           (3, 16, 16), _ctx(attention_mask=_long_mask, lq_latent=_pooled(1, 16, 2, 2),
+                                             degrade_sigma=lambda: torch.tensor([0.0])), "CONST"),
 }
 
 # Model classes ComfyUI 0.33 added that samplers run: video, audio and 3-D models.
@@ -251,8 +355,14 @@ def _build(host: Any, name: str) -> Any:
     family = FAMILIES[name]
     cpu = torch.device("cpu")
     cls = getattr(comfy.supported_models, family.config)
-    config = cls(dict(cls.unet_config, **family.unet))
-    config.unet_config.update(family.unet)  # over the config's unet_extra_config (head counts)
+    unet = dict(family.unet)
+    if family.new_fields:
+        path, values = family.new_fields
+        module, params = path.rsplit(".", 1)
+        have = {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), params))}
+        unet.update({k: v for k, v in values.items() if k in have})
+    config = cls(dict(cls.unet_config, **unet))
+    config.unet_config.update(unet)  # over the config's unet_extra_config (head counts)
     marks = family.state_dict() if callable(family.state_dict) else {k: torch.zeros(1) for k in family.state_dict}
     model = config.get_model(marks, device=cpu)
     model.diffusion_model.float()
