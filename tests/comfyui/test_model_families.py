@@ -177,8 +177,77 @@ FAMILIES: dict[str, Family] = {
 FAMILIES_0_33_IMAGE: dict[str, Family] = {
 }
 
+HUNYUAN_VIDEO_15 = dict(in_channels=65, out_channels=32, vec_in_dim=None, context_in_dim=16, hidden_size=32, mlp_ratio=2.0,
+                        num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 6, 6], theta=256, patch_size=[1, 2, 2],
+                        qkv_bias=True, guidance_embed=False, byt5=False, meanflow=False, use_cond_type_embedding=True,
+                        meanflow_sum=True)  # noise 32 + image 32 + mask 1 in; the config's vision_in_dim 1152 kept
+COGVIDEOX = dict(num_attention_heads=2, attention_head_dim=16, in_channels=16, out_channels=16, time_embed_dim=32,
+                 text_embed_dim=16, num_layers=1, sample_width=8, sample_height=8, sample_frames=5,
+                 use_rotary_positional_embeddings=True)
+
+
+def _video_concat(channels: int, frames: int = 2, size: int = 8) -> Callable[[], torch.Tensor]:
+    """An image-to-video / inpainting model's concat latent (what its encode node puts in the conditioning)."""
+    return lambda: torch.randn(1, channels, frames, size, size, generator=torch.Generator().manual_seed(5))
+
+
+def _stable_audio_3_conditioner() -> dict:
+    """StableAudio3's get_model loads its seconds_total embedder (expo features) from the checkpoint."""
+    from comfy.ldm.audio.embedders import NumberConditioner
+    module = NumberConditioner(768, min_val=0, max_val=384, fourier_features_type="expo")
+    _init(module, 5)
+    return {f"conditioner.conditioners.seconds_total.{k}": v for k, v in module.state_dict().items()}
+
+
 # Model classes ComfyUI 0.33 added that samplers run: video, audio and 3-D models.
 FAMILIES_0_33_AV: dict[str, Family] = {
+    "Wan 2.1 causal AR (Self-Forcing)": Family("WAN21_CausalAR_T2V", dict(WAN, in_dim=16, out_dim=16), (16, 2, 8, 8),
+                                              _ctx(), "CONST"),
+    "Wan 2.1 FlowRVS": Family("WAN21_FlowRVS", dict(WAN, in_dim=16, out_dim=16), (16, 2, 8, 8), _ctx(),
+                              "IMG_TO_IMG_FLOW"),
+    "Wan 2.1 SCAIL": Family("WAN21_SCAIL", dict(WAN, in_dim=20, out_dim=16), (16, 2, 8, 8), _ctx(), "CONST"),
+    "Wan 2.1 SCAIL-2": Family("WAN21_SCAIL2", dict(WAN, in_dim=20, out_dim=16, mask_in_dim=28), (16, 2, 8, 8), _ctx(),
+                              "CONST"),
+    "Wan 2.2 WanDancer": Family("WAN22_WanDancer", dict(WAN, in_dim=36, out_dim=16, audio_inject_layers=[0], music_dim=16,
+                                                       music_heads=2, music_latent_dim=16),
+                                (16, 2, 8, 8), _ctx(concat_latent_image=_video_concat(16)), "CONST"),
+    "Wan Animate 2": Family("WAN_Animate2", dict(WAN, in_dim=36, out_dim=16), (16, 2, 8, 8),
+                            _ctx(concat_latent_image=_video_concat(16)), "CONST"),
+    "HunyuanVideo 1.5": Family("HunyuanVideo15", HUNYUAN_VIDEO_15, (32, 2, 8, 8),
+                               _ctx(pooled_output=lambda: None, concat_latent_image=_video_concat(32)), "CONST"),
+    "HunyuanVideo 1.5 SR distilled": Family(
+        "HunyuanVideo15_SR_Distilled", dict(HUNYUAN_VIDEO_15, in_channels=98, meanflow=True), (32, 2, 8, 8),
+        _ctx(pooled_output=lambda: None, concat_latent_image=_video_concat(66)), "CONST"),
+    "Kandinsky 5": Family("Kandinsky5", dict(in_visual_dim=16, out_visual_dim=16, in_text_dim=16, in_text_dim2=16,
+                                            time_dim=16, model_dim=32, ff_dim=64, visual_embed_dim=132,
+                                            num_text_blocks=1, num_visual_blocks=1, axes_dims=(4, 6, 6)),
+                          (16, 2, 8, 8), _ctx(pooled_output=_pooled()), "CONST"),
+    "LTX-2 (LTXAV, video + audio)": Family(
+        "LTXAV", dict(in_channels=128, audio_in_channels=128, cross_attention_dim=32, audio_cross_attention_dim=16,
+                      attention_head_dim=16, audio_attention_head_dim=8, num_attention_heads=2,
+                      audio_num_attention_heads=2, caption_channels=16, num_layers=1, connector_attention_head_dim=8,
+                      connector_num_attention_heads=2, connector_num_layers=1),
+        # the text encoder's output after its connectors (video 16 + audio 16), as ComfyUI's LTX-2 encoder hands it over
+        ((128, 2, 2, 2), (8, 4, 16)), _ctx(32), "CONST"),
+    "SeedVR2": Family("SeedVR2", dict(norm_eps=1e-5, num_layers=2, mlp_type="swiglu", vid_dim=32, txt_in_dim=16, heads=2,
+                                      head_dim=16, mm_layers=2, rope_dim=16, vid_out_norm=True),
+                      (16, 2, 8, 8), _ctx(condition=_video_concat(17)), "CONST"),
+    "Stable Audio 3": Family("StableAudio3", dict(io_channels=256, embed_dim=64, depth=1, num_heads=1, cond_token_dim=768,
+                                                  project_cond_tokens=True,
+                                                  global_cond_dim=768, global_cond_type="adaLN",
+                                                  timestep_features_type="expo", local_add_cond_dim=257),
+                             (256, 16), _ctx(768), "CONST", _stable_audio_3_conditioner),
+    "ACE-Step 1.5": Family("ACEStep15", dict(in_channels=192, hidden_size=32, text_hidden_dim=16, num_dit_layers=2,
+                                            num_lyric_layers=1, num_timbre_layers=1, num_tokenizer_layers=1, num_heads=2,
+                                            num_kv_heads=1, head_dim=16, intermediate_size=64, sliding_window=8,
+                                            fsq_dim=32, encoder_hidden_size=32, encoder_intermediate_size=64,
+                                            encoder_num_heads=2),
+                           (64, 10), _ctx(conditioning_lyrics=_pooled(1, 4, 16)), "CONST"),
+    "CogVideoX T2V": Family("CogVideoX_T2V", COGVIDEOX, (16, 2, 8, 8), _ctx(), "V_PREDICTION_DDPM"),
+    "CogVideoX I2V": Family("CogVideoX_I2V", dict(COGVIDEOX, in_channels=32), (16, 2, 8, 8),
+                            _ctx(concat_latent_image=_video_concat(16, frames=1)), "V_PREDICTION_DDPM"),
+    "CogVideoX inpaint (Fun)": Family("CogVideoX_Inpaint", dict(COGVIDEOX, in_channels=48), (16, 2, 8, 8),
+                                      _ctx(concat_latent_image=_video_concat(32)), "V_PREDICTION_DDPM"),
 }
 
 # Model classes ComfyUI 0.33 added that no sampler runs (they are no sampler's target), and why.
@@ -264,7 +333,10 @@ def _build(host: Any, name: str) -> Any:
     positive = [[cross_attn, extra]]
     negative = [[cross_attn * 0.5, dict(extra)]]
     # the latent an empty-latent node makes, as KSampler fixes it (Qwen-Image's gets a frame axis)
-    shape = tuple(comfy.sample.fix_empty_latent_channels(patcher, torch.zeros((1,) + family.latent)).shape[1:])
+    if isinstance(family.latent[0], tuple):  # several streams (LTX-2's video and audio): a NestedTensor latent
+        shape = family.latent
+    else:
+        shape = tuple(comfy.sample.fix_empty_latent_channels(patcher, torch.zeros((1,) + family.latent)).shape[1:])
     _BUILT[name] = (patcher, positive, negative, shape)
     return _BUILT[name]
 
@@ -275,7 +347,10 @@ def family(request, host):
     return request.param, patcher, positive, negative
 
 
-def _latent(name: str, batch: int = 1) -> torch.Tensor:
+def _latent(name: str, batch: int = 1) -> Any:
+    if isinstance(_BUILT[name][3][0], tuple):
+        import comfy.nested_tensor
+        return comfy.nested_tensor.NestedTensor([torch.zeros((batch,) + shape) for shape in _BUILT[name][3]])
     return torch.zeros((batch,) + _BUILT[name][3])
 
 
@@ -285,8 +360,16 @@ def _sample(family, sampler: str = "er_sde_solver_3", *, seed: int = SEED, batch
     name, model, positive, negative = family
     latent = _latent(name, batch) if latent is None else latent
     noise = comfy.sample.prepare_noise(latent, seed) if noise is None else noise
-    return comfy.sample.sample(model, noise, steps, cfg, sampler, "simple", positive, negative, latent,
-                               callback=callback, disable_pbar=True, seed=seed)
+    return _packed(comfy.sample.sample(model, noise, steps, cfg, sampler, "simple", positive, negative, latent,
+                                       callback=callback, disable_pbar=True, seed=seed))
+
+
+def _packed(latent: Any) -> torch.Tensor:
+    """A NestedTensor latent as the one tensor ComfyUI's samplers run on (comfy.utils.pack_latents)."""
+    if not getattr(latent, "is_nested", False):
+        return latent
+    import comfy.utils
+    return comfy.utils.pack_latents(latent.unbind())[0]
 
 
 # the model classes of ComfyUI 0.3.64, whose families were chosen when this matrix began
@@ -324,7 +407,7 @@ def test_every_sampler_name_runs_with_one_callback_per_step(host, family):
     for sampler in names.SAMPLER_NAMES:
         seen = []
         out = _sample(family, sampler, callback=lambda i, x0, x, total: seen.append((i, total)))
-        assert out.shape == _latent(name).shape
+        assert out.shape == _packed(_latent(name)).shape
         assert torch.isfinite(out).all(), f"{sampler} on {name} gave non-finite values"
         assert seen == [(i, STEPS) for i in range(STEPS)], f"{sampler} on {name}: callbacks {seen}"
 
@@ -369,8 +452,8 @@ def test_reference_with_comfyui_noise_reproduces_er_sde(host, family):
     inputs = dict(model=model, seed=SEED, steps=REFERENCE_STEPS, cfg=CFG, scheduler="simple", positive=positive,
                   negative=negative, latent_image=latent, denoise=1.0, order=3, noise_scale="paper_default",
                   custom_noise_scale="", eta=1.0, s_noise=1.0, scheme="reference")
-    ours = host.ersde.sampling.ksampler_er_sde(**inputs, noise_type="comfyui")["samples"]
-    gaussian = host.ersde.sampling.ksampler_er_sde(**inputs, noise_type="gaussian")["samples"]
+    ours = _packed(host.ersde.sampling.ksampler_er_sde(**inputs, noise_type="comfyui")["samples"])
+    gaussian = _packed(host.ersde.sampling.ksampler_er_sde(**inputs, noise_type="gaussian")["samples"])
     stock = _sample(family, "er_sde", batch=2, steps=REFERENCE_STEPS)
     scale = float(stock.abs().max())
     d, d_gaussian = float((ours - stock).abs().max()) / scale, float((gaussian - stock).abs().max()) / scale
@@ -394,7 +477,7 @@ def test_er_sde_solver_auto_follows_the_cfg_guiders_cfg(host, family, auto_choic
         guider = comfy.samplers.CFGGuider(model)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)
-        return guider.sample(noise, latent, sampler, sigmas, disable_pbar=True, seed=SEED)
+        return _packed(guider.sample(noise, latent, sampler, sigmas, disable_pbar=True, seed=SEED))
 
     knobs = dict(noise_scale="paper_default", custom_noise_scale="", eta=1.0, s_noise=1.0, noise_type="gaussian")
     auto = comfy.samplers.sampler_object(host.ersde.names.AUTO_SAMPLER_NAME)
