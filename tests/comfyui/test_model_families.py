@@ -195,6 +195,10 @@ def _video_concat(channels: int, frames: int = 2, size: int = 8) -> Callable[[],
     return lambda: torch.randn(1, channels, frames, size, size, generator=torch.Generator().manual_seed(5))
 
 
+# SCAIL's reference image latent and pose video latent (its pose-driven animation conditioning)
+SCAIL_CONDS = _ctx(reference_latents=lambda: [_video_concat(16, frames=1)()], pose_video_latent=_video_concat(16))
+
+
 def _stable_audio_3_conditioner() -> dict:
     """StableAudio3's get_model loads its seconds_total embedder (expo features) from the checkpoint."""
     from comfy.ldm.audio.embedders import NumberConditioner
@@ -217,14 +221,15 @@ FAMILIES_0_33_AV: dict[str, Family] = {
                               "IMG_TO_IMG_FLOW",
                               host_fault={"sigmas": "model_base.model_sampling gives ModelType.IMG_TO_IMG_FLOW the "
                                                     "ModelSamplingDiscrete schedule (sigmas 14.6 to 0.03)"}),
-    "Wan 2.1 SCAIL": Family("WAN21_SCAIL", dict(WAN, in_dim=20, out_dim=16), (16, 2, 8, 8), _ctx(), "CONST"),
-    "Wan 2.1 SCAIL-2": Family("WAN21_SCAIL2", dict(WAN, in_dim=20, out_dim=16, mask_in_dim=28), (16, 2, 8, 8), _ctx(),
-                              "CONST"),
+    "Wan 2.1 SCAIL": Family("WAN21_SCAIL", dict(WAN, in_dim=20, out_dim=16), (16, 2, 8, 8), SCAIL_CONDS, "CONST"),
+    "Wan 2.1 SCAIL-2": Family("WAN21_SCAIL2", dict(WAN, in_dim=20, out_dim=16, mask_in_dim=28), (16, 2, 8, 8),
+                              SCAIL_CONDS, "CONST"),
     "Wan 2.2 WanDancer": Family("WAN22_WanDancer", dict(WAN, in_dim=36, out_dim=16, audio_inject_layers=[0], music_dim=16,
                                                        music_heads=2, music_latent_dim=16),
                                 (16, 2, 8, 8), _ctx(concat_latent_image=_video_concat(16)), "CONST"),
-    "Wan Animate 2": Family("WAN_Animate2", dict(WAN, in_dim=36, out_dim=16), (16, 2, 8, 8),
-                            _ctx(concat_latent_image=_video_concat(16)), "CONST"),
+    "Wan Animate 2": Family("WAN_Animate2", dict(WAN, in_dim=36, out_dim=16), (16, 2, 8, 8),  # pose: all but frame 0
+                            _ctx(concat_latent_image=_video_concat(16), pose_video_latent=_video_concat(16, frames=1)),
+                            "CONST"),
     "HunyuanVideo 1.5": Family("HunyuanVideo15", HUNYUAN_VIDEO_15, (32, 2, 8, 8),
                                _ctx(pooled_output=lambda: None, concat_latent_image=_video_concat(32)), "CONST"),
     "HunyuanVideo 1.5 SR distilled": Family(
