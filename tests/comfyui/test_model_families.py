@@ -181,10 +181,10 @@ FAMILIES: dict[str, Family] = {
 FAMILIES_0_33_IMAGE: dict[str, Family] = {
 }
 
-HUNYUAN_VIDEO_15 = dict(in_channels=65, out_channels=32, vec_in_dim=None, context_in_dim=16, hidden_size=32, mlp_ratio=2.0,
-                        num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 6, 6], theta=256, patch_size=[1, 2, 2],
-                        qkv_bias=True, guidance_embed=False, byt5=False, meanflow=False, use_cond_type_embedding=True,
-                        meanflow_sum=True)  # noise 32 + image 32 + mask 1 in; the config's vision_in_dim 1152 kept
+HUNYUAN_VIDEO_15 = dict(in_channels=65, out_channels=32, vec_in_dim=None, context_in_dim=16, hidden_size=32,
+                        mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 6, 6], theta=256,
+                        patch_size=[1, 2, 2], qkv_bias=True, guidance_embed=False, byt5=False, meanflow=False,
+                        use_cond_type_embedding=True, meanflow_sum=True)  # noise 32 + image 32 + mask 1 in; the config's vision_in_dim 1152 kept
 COGVIDEOX = dict(num_attention_heads=2, attention_head_dim=16, in_channels=16, out_channels=16, time_embed_dim=32,
                  text_embed_dim=16, num_layers=1, sample_width=8, sample_height=8, sample_frames=5,
                  use_rotary_positional_embeddings=True)
@@ -208,7 +208,8 @@ def _stable_audio_3_conditioner() -> dict:
 
 
 def _trellis2_coords() -> torch.Tensor:
-    """Eight occupied voxels (batch index, x, y, z) of a 16^3 grid, as Trellis2's shape conditioning node hands them over."""
+    """Eight occupied voxels (batch index, x, y, z) of a 16^3 grid, as Trellis2's shape conditioning hands them
+    over."""
     xyz = torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12], [2, 2, 2], [3, 9, 1], [15, 0, 7], [8, 8, 8]])
     return torch.cat([torch.zeros(8, 1, dtype=torch.long), xyz], dim=1)
 
@@ -224,8 +225,8 @@ FAMILIES_0_33_AV: dict[str, Family] = {
     "Wan 2.1 SCAIL": Family("WAN21_SCAIL", dict(WAN, in_dim=20, out_dim=16), (16, 2, 8, 8), SCAIL_CONDS, "CONST"),
     "Wan 2.1 SCAIL-2": Family("WAN21_SCAIL2", dict(WAN, in_dim=20, out_dim=16, mask_in_dim=28), (16, 2, 8, 8),
                               SCAIL_CONDS, "CONST"),
-    "Wan 2.2 WanDancer": Family("WAN22_WanDancer", dict(WAN, in_dim=36, out_dim=16, audio_inject_layers=[0], music_dim=16,
-                                                       music_heads=2, music_latent_dim=16),
+    "Wan 2.2 WanDancer": Family("WAN22_WanDancer", dict(WAN, in_dim=36, out_dim=16, audio_inject_layers=[0],
+                                                       music_dim=16, music_heads=2, music_latent_dim=16),
                                 (16, 2, 8, 8), _ctx(concat_latent_image=_video_concat(16)), "CONST"),
     "Wan Animate 2": Family("WAN_Animate2", dict(WAN, in_dim=36, out_dim=16), (16, 2, 8, 8),  # pose: all but frame 0
                             _ctx(concat_latent_image=_video_concat(16), pose_video_latent=_video_concat(16, frames=1)),
@@ -246,19 +247,19 @@ FAMILIES_0_33_AV: dict[str, Family] = {
                       connector_num_attention_heads=2, connector_num_layers=1),
         # the text encoder's output after its connectors (video 16 + audio 16), as ComfyUI's LTX-2 encoder hands it over
         ((128, 2, 2, 2), (8, 4, 16)), _ctx(32), "CONST"),
-    "SeedVR2": Family("SeedVR2", dict(norm_eps=1e-5, num_layers=2, mlp_type="swiglu", vid_dim=32, txt_in_dim=16, heads=2,
-                                      head_dim=16, mm_layers=2, rope_dim=16, vid_out_norm=True),
+    "SeedVR2": Family("SeedVR2", dict(norm_eps=1e-5, num_layers=2, mlp_type="swiglu", vid_dim=32, txt_in_dim=16,
+                                      heads=2, head_dim=16, mm_layers=2, rope_dim=16, vid_out_norm=True),
                       (16, 2, 8, 8), _ctx(condition=_video_concat(17)), "CONST"),
-    "Stable Audio 3": Family("StableAudio3", dict(io_channels=256, embed_dim=64, depth=1, num_heads=1, cond_token_dim=768,
-                                                  project_cond_tokens=True,
-                                                  global_cond_dim=768, global_cond_type="adaLN",
-                                                  timestep_features_type="expo", local_add_cond_dim=257),
+    "Stable Audio 3": Family("StableAudio3", dict(io_channels=256, embed_dim=64, depth=1, num_heads=1,
+                                                  cond_token_dim=768, project_cond_tokens=True, global_cond_dim=768,
+                                                  global_cond_type="adaLN", timestep_features_type="expo",
+                                                  local_add_cond_dim=257),
                              (256, 16), _ctx(768), "CONST", _stable_audio_3_conditioner),
     "ACE-Step 1.5": Family("ACEStep15", dict(in_channels=192, hidden_size=32, text_hidden_dim=16, num_dit_layers=2,
-                                            num_lyric_layers=1, num_timbre_layers=1, num_tokenizer_layers=1, num_heads=2,
-                                            num_kv_heads=1, head_dim=16, intermediate_size=64, sliding_window=8,
-                                            fsq_dim=32, encoder_hidden_size=32, encoder_intermediate_size=64,
-                                            encoder_num_heads=2),
+                                            num_lyric_layers=1, num_timbre_layers=1, num_tokenizer_layers=1,
+                                            num_heads=2, num_kv_heads=1, head_dim=16, intermediate_size=64,
+                                            sliding_window=8, fsq_dim=32, encoder_hidden_size=32,
+                                            encoder_intermediate_size=64, encoder_num_heads=2),
                            (64, 10), _ctx(conditioning_lyrics=_pooled(1, 4, 16)), "CONST",
                            host_fault={"batch": "AceStepConditionGenerationModel.forward puts every batch item's "
                                                 "timbre reference in item 0 (refer_audio_order_mask all zeros)"}),
@@ -291,7 +292,8 @@ NOT_SAMPLER_TARGETS: dict[str, str] = {
     "SAM3": "segmentation model (SAM 3): its nodes call the detector/tracker directly, no diffusion sampling",
     "SAM31": "segmentation model (SAM 3.1): its nodes call the detector/tracker directly, no diffusion sampling",
     "RT_DETR_v4": "object detector (RT-DETR v4): its node calls the network on the image, no diffusion sampling",
-    "DepthAnything3": "depth / geometry estimator (Depth Anything 3): its nodes call the network, no diffusion sampling",
+    "DepthAnything3": "depth / geometry estimator (Depth Anything 3): its nodes call the network, no diffusion "
+                      "sampling",
     "MiniMaxMusic3": "sampled by KSampler, but MiniMaxMusic3DiT hard-codes its sizes (2.46e9 parameters whatever the "
                      "unet_config): no tiny model from its own class for a CPU matrix",
 }
