@@ -15,7 +15,7 @@ import torch
 
 from . import names
 from ._solver import solver
-from .model_type import get_model_sampling, host_noise_scale, schedule_for
+from .model_type import get_model_sampling, host_noise_scale, is_flow, schedule_for
 
 
 class ERSDEInputError(ValueError):
@@ -102,6 +102,12 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
             f"the schedule has {sigmas.numel()} sigma(s), so there is no step to sample: give the sampler at least "
             "2 sigmas (more steps, or denoise above 0).")
     model_sampling = get_model_sampling(model)
+    if is_flow(model_sampling) and float(sigmas.max()) > 1.001:  # 1 itself is a flow schedule's start
+        raise ERSDEInputError(
+            f"this model predicts as a flow model (x = (1 - sigma) x0 + sigma noise, so sigma must stay within 0..1) "
+            f"but its schedule starts at sigma {float(sigmas.max()):.4g}: its model sampling does not fit its "
+            "prediction (ComfyUI's own er_sde returns NaN here). Give the model a flow model sampling "
+            "(ModelSamplingSD3 / ModelSamplingFlux) or use its own sigmas.")
     sigmas, alphas = schedule_for(model_sampling, sigmas)
     # as every stock SDE sampler does: the injected noise follows the model's noise scale
     s_noise = s_noise * host_noise_scale(model_sampling)
