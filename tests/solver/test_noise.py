@@ -123,16 +123,28 @@ def test_brownian_sampler_refuses_a_range_without_positive_width():
         brownian_noise_sampler(torch.zeros(1, 4), 3.0, 3.0, seed=1)
 
 
-def test_step_noise_is_not_the_hosts_starting_noise_for_the_same_seed():
+def _devices() -> list[str]:
+    """The CPU and every accelerator torch sees here (CI has none; a GPU machine runs them all)."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
+        (["mps"] if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available() else [])
+
+
+@pytest.mark.parametrize("device", _devices())
+def test_step_noise_is_not_the_hosts_starting_noise_for_the_same_seed(device):
     """Hosts draw the starting latent from a generator seeded with the plain seed (ComfyUI's
-    prepare_noise). Were the first step's noise that same draw, a batch of one would get
-    30-40 % too much noise."""
+    prepare_noise, on the CPU; a generator on the latent's device where a host draws there). Were the
+    first step's noise that same draw, a batch of one would get 30-40 % too much noise: the bug
+    ComfyUI 0.33 fixed for its own samplers on the CPU (default_noise_sampler seeds with seed + 1).
+    Ours is keyed away from both on every device (the stream is the same bits everywhere)."""
     shape = (1, 4, 32, 32)
     for seed in (0, 1, 12345, 2 ** 40):
-        starting = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-        first_step = per_item_noise_sampler(torch.zeros(shape), seed)(1.0, 0.5)
-        corr = torch.corrcoef(torch.stack([starting.flatten(), first_step.flatten()]))[0, 1].item()
-        assert abs(corr) < 0.05, f"seed {seed}: step noise correlates {corr:.3f} with the starting noise"
+        first_step = per_item_noise_sampler(torch.zeros(shape, device=device), seed)(1.0, 0.5).cpu()
+        for generator_device in sorted({"cpu", device}):
+            starting = torch.randn(shape, generator=torch.Generator(generator_device).manual_seed(seed),
+                                   device=generator_device).cpu()
+            corr = torch.corrcoef(torch.stack([starting.flatten(), first_step.flatten()]))[0, 1].item()
+            assert abs(corr) < 0.05, \
+                f"seed {seed} on {device}: step noise correlates {corr:.3f} with the {generator_device} starting noise"
 
 
 def test_per_item_noise_is_the_same_for_every_latent_dtype():
