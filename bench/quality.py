@@ -368,6 +368,8 @@ def main(argv: list[str] | None = None) -> None:
     text = [header("Quality benchmark" + (" (--quick)" if args.quick else ""),
                    ["bench.quality"] + (sys.argv[1:] if argv is None else argv)),
             "- notes: " + ("; ".join(notes) if notes else "all peers present (ComfyUI's, through COMFYUI_DIR)") + "\n",
+            *([f"- scored: {', '.join(sorted(only))} only; their groups' references (and checks) are a full run's "
+               "(same seeds, sizes and NFE), so the cells compare with a full run's quality.md\n"] if only else []),
             "- protocol: see `bench/quality.py`'s docstring; dist = Frechet distance to the same SDE's converged "
             f"result ({args.ref_nfe or size['ref_nfe']} NFE, independent seeds), FID = Frechet distance to the data, acc = the "
             "classifier's accuracy on the requested class; the project's samplers in bold.\n"]
