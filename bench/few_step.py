@@ -56,7 +56,7 @@ def samplers() -> tuple[list[Sampler], list[Sampler], list[str]]:
         if hasattr(comfy.sampling, "sample_euler"):  # not in COMFY_PEERS: the quality tables do not run it
             by_name["euler"] = comfy_peer(comfy, "euler", "ode")
         scored += [by_name[name] for name in PEERS if name in by_name]
-        missing = [name for name in PEERS if name not in by_name]
+        missing = [name for name in PEERS if name not in by_name and not any(name in note for note in notes)]
         if missing:
             notes = notes + [f"not scored (this ComfyUI lacks them): {', '.join(missing)}"]
     else:
