@@ -93,14 +93,17 @@ def by_name(samplers: list[Sampler], name: str) -> Sampler | None:
 
 
 def run_benchmark(problem: Problem, samplers: list[Sampler], n: int, seeds: list[int], log,
-                  ref_nfe: int = REFERENCE_NFE, nfes: tuple[int, ...] = NFES) -> dict:
+                  ref_nfe: int = REFERENCE_NFE, nfes: tuple[int, ...] = NFES, only: set[str] | None = None) -> dict:
+    """only: the names of the samplers to score (default all); the references of their groups
+    still come from the whole list, so their cells compare with a full run's."""
     samplers = [s for s in samplers if problem.space in s.spaces]
+    pool, samplers = samplers, [s for s in samplers if only is None or s.name in only]
     groups = [g for g in GROUPS if any(s.group == g for s in samplers)]
     refs: dict = {}
     for g in groups:
         # the reference is a peer where one exists (a sampler other than ours), else ours
-        ref = by_name(samplers, REFERENCE_SAMPLER[g]) or by_name(samplers, REFERENCE_CHECK[g])
-        check = by_name(samplers, REFERENCE_CHECK[g])
+        ref = by_name(pool, REFERENCE_SAMPLER[g]) or by_name(pool, REFERENCE_CHECK[g])
+        check = by_name(pool, REFERENCE_CHECK[g])
         if ref is None:
             continue
         a = measure(problem, sample(problem, ref, ref_nfe, n, REFERENCE_SEEDS[0])[0])
@@ -330,6 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--out", default=None, help="output folder (default bench/results, or bench/results/quick)")
     parser.add_argument("--tag", default="quality", help="output file stem (to run models in parallel processes)")
+    parser.add_argument("--samplers", default=None,
+                        help="comma-separated sampler names: score only these (their groups' references as in a full "
+                             "run), e.g. peers added by a newer ComfyUI")
     parser.add_argument("--merge", default=None,
                         help="comma-separated stems of earlier --tag runs in --out: write their joint quality.md/json/png")
     args = parser.parse_args(argv)
@@ -352,11 +358,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s]{msg}", flush=True)
 
     samplers, notes = all_samplers()
+    only = {x.strip() for x in args.samplers.split(",") if x.strip()} if args.samplers else None
+    if only and args.tag == "quality":
+        parser.error("--samplers needs --tag: a partial run must not replace quality.md")
+    if only and only - {s.name for s in samplers}:
+        parser.error(f"unknown or unavailable sampler(s) {sorted(only - {s.name for s in samplers})}")
     for note in notes:
         print(f"note: {note}")
     text = [header("Quality benchmark" + (" (--quick)" if args.quick else ""),
                    ["bench.quality"] + (sys.argv[1:] if argv is None else argv)),
             "- notes: " + ("; ".join(notes) if notes else "all peers present (ComfyUI's, through COMFYUI_DIR)") + "\n",
+            *([f"- scored: {', '.join(sorted(only))} only; their groups' references (and checks) are a full run's "
+               "(same seeds, sizes and NFE), so the cells compare with a full run's quality.md\n"] if only else []),
             "- protocol: see `bench/quality.py`'s docstring; dist = Frechet distance to the same SDE's converged "
             f"result ({args.ref_nfe or size['ref_nfe']} NFE, independent seeds), FID = Frechet distance to the data, acc = the "
             "classifier's accuracy on the requested class; the project's samplers in bold.\n"]
@@ -365,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         n = args.n or (size["mixture_n"] if b == "mixture" else size["n"])
         log(f" {b} (n = {n})")
         problem = BENCHMARKS[b](n)
-        results[b] = run_benchmark(problem, samplers, n, seeds, log, args.ref_nfe or size["ref_nfe"])
+        results[b] = run_benchmark(problem, samplers, n, seeds, log, args.ref_nfe or size["ref_nfe"], only=only)
         text.append(report(results[b]))
         # write as we go: a long run that is stopped keeps what it finished
         (out / f"{args.tag}.md").write_text("\n".join(text))

@@ -237,6 +237,8 @@ COMFY_PEERS: tuple[tuple[str, str, str, bool, dict], ...] = (
     ("dpmpp_3m_sde", "reverse_sde", BROWNIAN, True, {}),
     ("seeds_2", "reverse_sde", TORCH_RANDN, False, {}),
     ("seeds_3", "reverse_sde", TORCH_RANDN, False, {}),
+    # ComfyUI 0.33: seeds_2 with r = 1 and phi_2 weights, eta 1 (the reverse SDE, as seeds_2) ...
+    ("exp_heun_2_x0_sde", "reverse_sde", TORCH_RANDN, False, {}),
     ("sa_solver", "sa_interval", TORCH_RANDN, False, {}),
     ("sa_solver_pece", "sa_interval", TORCH_RANDN, False, {}),
     ("dpmpp_2m", "ode", "none", False, {}),
@@ -249,6 +251,8 @@ COMFY_PEERS: tuple[tuple[str, str, str, bool, dict], ...] = (
     ("res_multistep", "ode", "none", False, {}),
     ("gradient_estimation", "ode", "none", False, {}),
     ("lms", "ode", "none", False, {}),
+    # ... and eta 0 (the ODE); 0.3.64 has neither: available_peers leaves them out with a note
+    ("exp_heun_2_x0", "ode", "none", False, {}),
 )
 # ComfyUI's UniPC lives in comfy/extra_samplers/uni_pc.py (KSampler names uni_pc, uni_pc_bh2)
 EXTRA_SAMPLERS = {"uni_pc": "sample_unipc", "uni_pc_bh2": "sample_unipc_bh2"}
@@ -312,11 +316,27 @@ def our_samplers(brownian: bool = False) -> list[Sampler]:
     return out
 
 
+def available_peers(sampling: object, peers=COMFY_PEERS) -> tuple[list[tuple], list[str]]:
+    """The entries of `peers` a host's comfy.k_diffusion.sampling (`sampling`) has, and a note
+    naming those it lacks (samplers added in a later ComfyUI than the one at COMFYUI_DIR)."""
+    have = [p for p in peers if p[0] in EXTRA_SAMPLERS or hasattr(sampling, f"sample_{p[0]}")]
+    missing = [p[0] for p in peers if p not in have]
+    note = [f"this ComfyUI lacks {', '.join(missing)} (added in a later version): left out"] if missing else []
+    return have, note
+
+
+def comfy_peer(comfy: SimpleNamespace, name: str, group: str, noise: str = "none", brownian: bool = False,
+               **kwargs: object) -> Sampler:
+    """One of ComfyUI's samplers outside COMFY_PEERS (e.g. euler, for the few-step study)."""
+    return Sampler(name, _comfy_run(comfy, name, brownian, kwargs), group, False, noise, "--")
+
+
 def peer_samplers() -> tuple[list[Sampler], list[str]]:
     comfy, note = comfy_module()
     if comfy is not None:
+        have, notes = available_peers(comfy.sampling)
         return [Sampler(name, _comfy_run(comfy, name, brown, kw), group, False, noise, "--")
-                for name, group, noise, brown, kw in COMFY_PEERS], []
+                for name, group, noise, brown, kw in have], notes
     notes = [note]
     try:
         import k_diffusion.sampling as kds
