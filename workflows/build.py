@@ -787,8 +787,8 @@ ZIMAGE_POSITIVE = ("a lantern-lit night market in the rain, steam rising from a 
                    "wet cobblestones, candid street photograph")
 FLUX2_POSITIVE = ('a hand-painted shop sign reading "ER-SDE BAKERY" above a window full of croissants, '
                   "morning light, shallow depth of field, 35mm photograph")
-NEWER_COMFYUI = ("\n\nNeeds a ComfyUI that knows {model} (not 0.3.64; checked with 0.33): "
-                 "update ComfyUI if a node or the {type_} text encoder type is missing.")
+NEWER_COMFYUI = ("\n\nNeeds a ComfyUI that knows {model} (0.3.64 does not; checked with 0.33): update "
+                 "ComfyUI if the loader cannot detect the model or a node is missing.")
 
 
 def zimage_turbo_txt2img() -> Graph:
@@ -810,12 +810,12 @@ def zimage_turbo_txt2img() -> Graph:
                negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
     dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
     g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/zimage_turbo")
-    g.note((XA, 620), (460, 540), _files_note((ZIMAGE_TURBO_UNET, ZIMAGE_QWEN3, ZIMAGE_VAE)) +
+    g.note((XA, 620), (460, 420), _files_note((ZIMAGE_TURBO_UNET, ZIMAGE_QWEN3, ZIMAGE_VAE)) +
            "\n\nSettings for Z-Image Turbo with ER-SDE-Solver (a distilled model: few steps, no cfg):\n"
            "- steps 8 (8-9), cfg 1, scheduler simple, ModelSamplingAuraFlow shift 3, as in ComfyUI's own example\n"
            f"{ZIMAGE_TURBO_SAMPLER_NOTE}\n"
            "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore" +
-           NEWER_COMFYUI.format(model="Z-Image", type_="lumina2"),
+           NEWER_COMFYUI.format(model="Z-Image"),
            title="Read me: Z-Image Turbo with ER-SDE-Solver")
     g.group("Prompt", pos, neg, latent)
     g.group("ER-SDE, shift 3, cfg 1, 8 steps", ks, shift)
@@ -835,14 +835,14 @@ def flux2_dev_txt2img() -> Graph:
     guidance = g.add("FluxGuidance", (XB, 330), size=(320, 58), conditioning=pos["CONDITIONING"], guidance=4.0)
     latent = g.add("EmptyFlux2LatentImage", (XB, 450), width=1024, height=1024, batch_size=1)
     noise = g.add("RandomNoise", (XC, 100), noise_seed=SEED)
-    guider = g.add("BasicGuider", (XC, 240), model=unet["MODEL"], conditioning=guidance["CONDITIONING"])
-    sampler = g.add("KSamplerSelect", (XC, 340), sampler_name=FLOW_SAMPLER)
-    sigmas = g.add("Flux2Scheduler", (XC, 440), steps=20, width=1024, height=1024)
+    guider = g.add("BasicGuider", (XC, 230), model=unet["MODEL"], conditioning=guidance["CONDITIONING"])
+    sampler = g.add("KSamplerSelect", (XC, 350), sampler_name=FLOW_SAMPLER)
+    sigmas = g.add("Flux2Scheduler", (XC, 470), steps=20, width=1024, height=1024)
     adv = g.add("SamplerCustomAdvanced", (XD, 100), size=(260, 110), noise=noise["NOISE"], guider=guider["GUIDER"],
                 sampler=sampler["SAMPLER"], sigmas=sigmas["SIGMAS"], latent_image=latent["LATENT"])
     dec = g.add("VAEDecode", (XD, 270), size=(210, 46), samples=adv["output"], vae=vae["VAE"])
     g.add("SaveImage", (XD, 370), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/flux2_dev")
-    g.note((XA, 620), (460, 560), _files_note((FLUX2_DEV_UNET, FLUX2_MISTRAL, FLUX2_VAE)) +
+    g.note((XA, 620), (460, 440), _files_note((FLUX2_DEV_UNET, FLUX2_MISTRAL, FLUX2_VAE)) +
            "\n\nSettings for Flux.2 dev with ER-SDE-Solver, as in ComfyUI's own example:\n"
            "- FluxGuidance 4 and BasicGuider (no cfg: Flux.2 dev is guidance-distilled, the guider's cfg is 1)\n"
            "- Flux2Scheduler: 20 steps, its shift from the image size (keep its width and height equal to "
@@ -850,7 +850,7 @@ def flux2_dev_txt2img() -> Graph:
            f"- KSamplerSelect {FLOW_SAMPLER}: it picks order and scheme from the cfg (1 here) and the step "
            "count (er_sde_solver_3 works too)\n"
            "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore" +
-           NEWER_COMFYUI.format(model="Flux.2", type_="flux2"),
+           NEWER_COMFYUI.format(model="Flux.2"),
            title="Read me: Flux.2 dev with ER-SDE-Solver")
     g.group("Prompt, guidance 4", pos, guidance, latent)
     g.group("ER-SDE auto, Flux2Scheduler, 20 steps", noise, guider, sampler, sigmas)
