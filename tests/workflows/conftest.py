@@ -264,9 +264,14 @@ def strict_problems(prompt: dict, node_classes: dict) -> list[str]:
             problems.append(f"#{node_id}: no node type {node['class_type']!r}")
             continue
         defs = {name: (type_, options) for name, type_, options in input_defs(cls)}
-        for name, (type_, options) in list(defs.items()):
+        pending = list(defs)
+        while pending:  # the inputs of each dynamic combo's chosen option, nested ones too
+            name = pending.pop()
+            type_, options = defs[name]
             if type_ == DYNAMIC_COMBO and name in node["inputs"]:
-                defs.update({n: (t, o) for n, t, o in dynamic_inputs(name, options, node["inputs"][name])})
+                nested = dynamic_inputs(name, options, node["inputs"][name])
+                defs.update({n: (t, o) for n, t, o in nested})
+                pending += [n for n, _, _ in nested]
         for name, value in node["inputs"].items():
             if name not in defs:
                 problems.append(f"#{node_id} {node['class_type']}: no input named {name!r}")

@@ -182,10 +182,16 @@ def test_ui_to_api_reads_save_video_as_each_versions_frontend_sends_it(wf, node_
     ui = wf.load(WORKFLOWS / "wan22_5b_t2v_ksampler_er_sde.json")
     save = next(n for n in ui["nodes"] if n["type"] == "SaveVideo")
     save["widgets_values"] = ["p", "mkv", "av1"]
-    got = {k: v for k, v in wf.ui_to_api(ui, node_classes)[str(save["id"])]["inputs"].items() if k != "video"}
+    prompt = wf.ui_to_api(ui, node_classes)
+    got = {k: v for k, v in prompt[str(save["id"])]["inputs"].items() if k != "video"}
     types_ = {name: type_ for name, type_, _ in wf.input_defs(node_classes["SaveVideo"])}
-    if types_["format"] == wf.DYNAMIC_COMBO:
+    dynamic = types_["format"] == wf.DYNAMIC_COMBO
+    if dynamic:
         assert got == {"filename_prefix": "p", "format": "mkv", "format.codec": "av1",
                        "format.codec.encoding": "auto", "codec": "auto"}
     else:
         assert got == {"filename_prefix": "p", "format": "mkv", "codec": "av1"}
+    assert not wf.strict_problems(prompt, node_classes)
+    innermost = "format.codec.encoding" if dynamic else "codec"  # strict_problems reads nested options too
+    prompt[str(save["id"])]["inputs"][innermost] = "no_such_option"
+    assert any("no_such_option" in p for p in wf.strict_problems(prompt, node_classes))
