@@ -116,6 +116,12 @@ SCHEMAS: dict[str, Schema] = {
                           (("VIDEO", "VIDEO"),)),
     "SaveVideo": Schema((In("video", "VIDEO"), In("filename_prefix", "STRING"), In("format", "COMBO"),
                          In("codec", "COMBO")), ()),
+    "BasicGuider": Schema((In("model", "MODEL"), In("conditioning", "CONDITIONING")), (("GUIDER", "GUIDER"),)),
+    "KSamplerSelect": Schema((In("sampler_name", "COMBO"),), (("SAMPLER", "SAMPLER"),)),
+    # Flux.2's nodes (comfy_extras/nodes_flux.py; not in ComfyUI 0.3.64)
+    "EmptyFlux2LatentImage": Schema((In("width", "INT"), In("height", "INT"), In("batch_size", "INT")),
+                                    (("LATENT", "LATENT"),)),
+    "Flux2Scheduler": Schema((In("steps", "INT"), In("width", "INT"), In("height", "INT")), (("SIGMAS", "SIGMAS"),)),
 }
 
 # --------------------------------------------------------------------------------------
@@ -183,9 +189,13 @@ NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
 
 
 class Graph:
-    def __init__(self, name: str, description: str):
+    def __init__(self, name: str, description: str, host_models: tuple[str, ...] = ()):
         self.name = name
         self.description = description
+        # The comfy.supported_models classes that load this graph's model files, for graphs
+        # whose models not every ComfyUI the pack supports knows (0.3.64 lacks Z-Image and
+        # Flux.2): the host tests check such a graph only where the host has them.
+        self.host_models = host_models
         self.nodes: list[Node] = []
         self.groups: list[Group] = []
 
@@ -741,13 +751,126 @@ def qwen_image_txt2img() -> Graph:
     return g
 
 
+# --------------------------------------------------------------------------------------
+# 2026's most used image models (added in 0.3.0), as ComfyUI 0.33's own templates load them
+# (comfyui_workflow_templates: image_z_image_turbo, image_flux2_text_to_image).
+
+# >>> The sampler name of the Z-Image Turbo graph: switch it here (and its note line below). <<<
+# Z-Image Turbo is distilled to 8-9 steps at cfg 1; which of our names suits a few-step
+# distilled model best is being measured; er_sde_solver_auto until then.
+ZIMAGE_TURBO_SAMPLER = names.AUTO_SAMPLER_NAME
+ZIMAGE_TURBO_SAMPLER_NOTE = (f"- sampler_name {ZIMAGE_TURBO_SAMPLER}: it picks order and scheme from the cfg (1 here) "
+                             "and the step count; er_sde_solver_3 works too")
+
+ZIMAGE_TURBO_UNET = ModelFile("z_image_turbo_bf16.safetensors", "diffusion_models",
+                              "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/"
+                              "diffusion_models/z_image_turbo_bf16.safetensors", "Z-Image Turbo model")
+ZIMAGE_QWEN3 = ModelFile("qwen_3_4b.safetensors", "text_encoders",
+                         "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/"
+                         "text_encoders/qwen_3_4b.safetensors", "Qwen3 4B text encoder")
+ZIMAGE_VAE = ModelFile("ae.safetensors", "vae",
+                       "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/vae/ae.safetensors",
+                       "Flux VAE (the same ae.safetensors as Flux.1's)")
+FLUX2_DEV_UNET = ModelFile("flux2_dev_fp8mixed.safetensors", "diffusion_models",
+                           "https://huggingface.co/Comfy-Org/flux2-dev/resolve/main/split_files/"
+                           "diffusion_models/flux2_dev_fp8mixed.safetensors",
+                           "Flux.2 dev model (fp8 mixed precision, as in ComfyUI's own example)")
+FLUX2_MISTRAL = ModelFile("mistral_3_small_flux2_bf16.safetensors", "text_encoders",
+                          "https://huggingface.co/Comfy-Org/flux2-dev/resolve/main/split_files/"
+                          "text_encoders/mistral_3_small_flux2_bf16.safetensors",
+                          "Mistral Small 3 text encoder (mistral_3_small_flux2_fp8.safetensors there needs "
+                          "less memory)")
+FLUX2_VAE = ModelFile("flux2-vae.safetensors", "vae",
+                      "https://huggingface.co/Comfy-Org/flux2-dev/resolve/main/split_files/vae/flux2-vae.safetensors",
+                      "Flux.2 VAE")
+ZIMAGE_POSITIVE = ("a lantern-lit night market in the rain, steam rising from a noodle stall, reflections on "
+                   "wet cobblestones, candid street photograph")
+FLUX2_POSITIVE = ('a hand-painted shop sign reading "ER-SDE BAKERY" above a window full of croissants, '
+                  "morning light, shallow depth of field, 35mm photograph")
+NEWER_COMFYUI = ("\n\nNeeds a ComfyUI that knows {model} (0.3.64 does not; checked with 0.33): update "
+                 "ComfyUI if the loader cannot detect the model or a node is missing.")
+
+
+def zimage_turbo_txt2img() -> Graph:
+    g = Graph("zimage_turbo_txt2img_ksampler_er_sde",
+              f"Z-Image Turbo text to image at 1024x1024: shift 3, cfg 1, {ZIMAGE_TURBO_SAMPLER}, 8 steps",
+              host_models=("ZImage",))
+    unet = _loader(g, "UNETLoader", (XA + 60, 100), (ZIMAGE_TURBO_UNET,), unet_name=ZIMAGE_TURBO_UNET.name,
+                   weight_dtype="default")
+    shift = g.add("ModelSamplingAuraFlow", (XC, 450), size=(320, 58), model=unet["MODEL"], shift=3.0)
+    clip = _loader(g, "CLIPLoader", (XA + 60, 270), (ZIMAGE_QWEN3,), clip_name=ZIMAGE_QWEN3.name, type="lumina2",
+                   device="default")
+    vae = _loader(g, "VAELoader", (XA + 60, 470), (ZIMAGE_VAE,), vae_name=ZIMAGE_VAE.name)
+    pos = g.add("CLIPTextEncode", (XB, 100), size=(420, 170), title="Prompt", text=ZIMAGE_POSITIVE, clip=clip["CLIP"])
+    neg = g.add("ConditioningZeroOut", (XB, 330), size=(320, 26), title="No negative (cfg 1)",
+                conditioning=pos["CONDITIONING"])
+    latent = g.add("EmptySD3LatentImage", (XB, 430), width=1024, height=1024, batch_size=1)
+    ks = g.add("KSampler", (XC, 100), size=(320, 262), model=shift["MODEL"], seed=SEED, steps=8, cfg=1.0,
+               sampler_name=ZIMAGE_TURBO_SAMPLER, scheduler="simple", positive=pos["CONDITIONING"],
+               negative=neg["CONDITIONING"], latent_image=latent["LATENT"], denoise=1.0)
+    dec = g.add("VAEDecode", (XD, 100), size=(210, 46), samples=ks["LATENT"], vae=vae["VAE"])
+    g.add("SaveImage", (XD, 200), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/zimage_turbo")
+    g.note((XA, 620), (460, 420), _files_note((ZIMAGE_TURBO_UNET, ZIMAGE_QWEN3, ZIMAGE_VAE)) +
+           "\n\nSettings for Z-Image Turbo with ER-SDE-Solver (a distilled model: few steps, no cfg):\n"
+           "- steps 8 (8-9), cfg 1, scheduler simple, ModelSamplingAuraFlow shift 3, as in ComfyUI's own example\n"
+           f"{ZIMAGE_TURBO_SAMPLER_NOTE}\n"
+           "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore" +
+           NEWER_COMFYUI.format(model="Z-Image"),
+           title="Read me: Z-Image Turbo with ER-SDE-Solver")
+    g.group("Prompt", pos, neg, latent)
+    g.group("ER-SDE, shift 3, cfg 1, 8 steps", ks, shift)
+    return g
+
+
+def flux2_dev_txt2img() -> Graph:
+    g = Graph("flux2_dev_txt2img_sampler_custom_advanced_er_sde",
+              f"Flux.2 dev text to image at 1024x1024: FluxGuidance 4, Flux2Scheduler, {FLOW_SAMPLER}, 20 steps",
+              host_models=("Flux2",))
+    unet = _loader(g, "UNETLoader", (XA + 60, 100), (FLUX2_DEV_UNET,), unet_name=FLUX2_DEV_UNET.name,
+                   weight_dtype="default")
+    clip = _loader(g, "CLIPLoader", (XA + 60, 270), (FLUX2_MISTRAL,), clip_name=FLUX2_MISTRAL.name, type="flux2",
+                   device="default")
+    vae = _loader(g, "VAELoader", (XA + 60, 470), (FLUX2_VAE,), vae_name=FLUX2_VAE.name)
+    pos = g.add("CLIPTextEncode", (XB, 100), size=(420, 170), title="Prompt", text=FLUX2_POSITIVE, clip=clip["CLIP"])
+    guidance = g.add("FluxGuidance", (XB, 330), size=(320, 58), conditioning=pos["CONDITIONING"], guidance=4.0)
+    latent = g.add("EmptyFlux2LatentImage", (XB, 450), width=1024, height=1024, batch_size=1)
+    noise = g.add("RandomNoise", (XC, 100), noise_seed=SEED)
+    guider = g.add("BasicGuider", (XC, 230), model=unet["MODEL"], conditioning=guidance["CONDITIONING"])
+    sampler = g.add("KSamplerSelect", (XC, 350), sampler_name=FLOW_SAMPLER)
+    sigmas = g.add("Flux2Scheduler", (XC, 470), steps=20, width=1024, height=1024)
+    adv = g.add("SamplerCustomAdvanced", (XD, 100), size=(260, 110), noise=noise["NOISE"], guider=guider["GUIDER"],
+                sampler=sampler["SAMPLER"], sigmas=sigmas["SIGMAS"], latent_image=latent["LATENT"])
+    dec = g.add("VAEDecode", (XD, 270), size=(210, 46), samples=adv["output"], vae=vae["VAE"])
+    g.add("SaveImage", (XD, 370), size=(440, 480), images=dec["IMAGE"], filename_prefix="ER-SDE/flux2_dev")
+    g.note((XA, 620), (460, 440), _files_note((FLUX2_DEV_UNET, FLUX2_MISTRAL, FLUX2_VAE)) +
+           "\n\nSettings for Flux.2 dev with ER-SDE-Solver, as in ComfyUI's own example:\n"
+           "- FluxGuidance 4 and BasicGuider (no cfg: Flux.2 dev is guidance-distilled, the guider's cfg is 1)\n"
+           "- Flux2Scheduler: 20 steps, its shift from the image size (keep its width and height equal to "
+           "the latent's)\n"
+           f"- KSamplerSelect {FLOW_SAMPLER}: it picks order and scheme from the cfg (1 here) and the step "
+           "count (er_sde_solver_3 works too)\n"
+           "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore" +
+           NEWER_COMFYUI.format(model="Flux.2"),
+           title="Read me: Flux.2 dev with ER-SDE-Solver")
+    g.group("Prompt, guidance 4", pos, guidance, latent)
+    g.group("ER-SDE auto, Flux2Scheduler, 20 steps", noise, guider, sampler, sigmas)
+    return g
+
+
 WORKFLOWS = (sd15_txt2img_ksampler, sd15_custom_advanced, sdxl_txt2img_ksampler_ersde, sdxl_two_pass,
              sdxl_txt2img_ksampler_cfg_pp, sd15_txt2img_ksampler_auto, sdxl_txt2img_ksampler_auto,
-             flux_dev_txt2img, sd35_txt2img, wan22_t2v, qwen_image_txt2img)
+             flux_dev_txt2img, sd35_txt2img, wan22_t2v, qwen_image_txt2img, zimage_turbo_txt2img,
+             flux2_dev_txt2img)
 
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def host_models() -> dict[str, tuple[str, ...]]:
+    """File name (workflows/<name>.json, also its API twin and frozen copies) -> the
+    comfy.supported_models classes its model files need, for the graphs that name some."""
+    return {f"{g.name}.json": g.host_models for g in (build() for build in WORKFLOWS) if g.host_models}
 
 
 def outputs() -> dict[Path, str]:

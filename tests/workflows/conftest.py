@@ -25,7 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / "workflows"
 FROZEN = Path(__file__).resolve().parent / "frozen"
 FRONTEND_ONLY = ("Note", "MarkdownNote", "PrimitiveNode", "Reroute")
-WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+# A V3 dynamic combo (ComfyUI 0.33's SaveVideo format and codec): a combo widget that shows
+# the inputs of the option it is set to, which the frontend sends as "<combo>.<input>".
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
+WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", DYNAMIC_COMBO)
 
 
 def _comfyui_conftest() -> types.ModuleType:
@@ -150,6 +153,23 @@ def is_widget(type_: Any, options: dict) -> bool:
     return isinstance(type_, list) or type_ in WIDGET_TYPES
 
 
+def dynamic_inputs(name: str, options: dict, key: Any) -> list[tuple[str, Any, dict]]:
+    """(name, type, options) of the inputs a dynamic combo named `name` shows when set to `key`,
+    named as the frontend sends them ("format.codec"), required then optional (which the
+    options mark "optional": True); a nested dynamic combo's own inputs are not included."""
+    chosen = next((o["inputs"] for o in options.get("options", []) if o["key"] == key), {})
+    return [(f"{name}.{child}", spec[0], dict(spec[1] if len(spec) > 1 and spec[1] else {}, optional=section == "optional"))
+            for section in ("required", "optional") for child, spec in chosen.get(section, {}).items()]
+
+
+def combo_default(type_: Any, options: dict) -> Any:
+    """The value the frontend gives a combo it has no saved value for: its default, else its first option."""
+    if "default" in options:
+        return options["default"]
+    choices = type_ if isinstance(type_, list) else options.get("options", [])
+    return choices[0]["key"] if choices and isinstance(choices[0], dict) else choices[0]
+
+
 def ui_to_api(ui: dict, node_classes: dict) -> dict:
     """What the frontend sends for a UI workflow, rebuilt from the host's node definitions:
     widgets_values are read in the order of the node's widget inputs (a seed with
@@ -165,11 +185,24 @@ def ui_to_api(ui: dict, node_classes: dict) -> dict:
         values = list(node.get("widgets_values", []))
         inputs = {}
         optional = set(cls.INPUT_TYPES().get("optional", {}))
-        for name, type_, options in input_defs(cls):
+        defs = input_defs(cls)
+        while defs:
+            name, type_, options = defs.pop(0)
             if is_widget(type_, options):
+                if type_ == DYNAMIC_COMBO and options.get("hidden"):
+                    # not shown, so not saved: the frontend sends its default
+                    inputs[name] = combo_default(type_, options)
+                    assert not dynamic_inputs(name, options, inputs[name]), f"{name}: hidden inputs with inputs"
+                    continue
                 if not values and name in optional:
                     # a graph saved before this optional input existed: the frontend keeps the
                     # widget's default, which means what leaving the input out means
+                    continue
+                if not values and options.get("optional") and "." in name:
+                    # an optional input of a dynamic combo's option saved without a value: the
+                    # frontend sends its default (0.33's frontend, seen through tools/thumbnails.py)
+                    inputs[name] = combo_default(type_, options) if type_ == DYNAMIC_COMBO else options.get("default")
+                    defs[:0] = dynamic_inputs(name, options, inputs[name]) if type_ == DYNAMIC_COMBO else []
                     continue
                 assert values, f"node {node['id']} ({node['type']}): no widget value left for {name!r}"
                 value = values.pop(0)
@@ -177,6 +210,8 @@ def ui_to_api(ui: dict, node_classes: dict) -> dict:
                     assert values and values[0] in ("fixed", "increment", "decrement", "randomize"), (
                         f"node {node['id']} ({node['type']}): {name!r} lacks its control_after_generate value")
                     values.pop(0)
+                if type_ == DYNAMIC_COMBO:  # the chosen option's widgets follow the combo's value
+                    defs[:0] = dynamic_inputs(name, options, value)
                 if name not in linked:
                     inputs[name] = value
             if name in linked:
@@ -193,6 +228,31 @@ def strip_meta(prompt: dict) -> dict:
     return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
 
 
+def same_inputs(converted: dict, twin: dict) -> bool:
+    """Whether a node's inputs from its UI form (ui_to_api) mean what its API twin's say. Equal,
+    except that where a host has made a combo dynamic (ComfyUI 0.33's SaveVideo: format, with
+    "format.codec"), the twin may give the nested value under the input's flat name ("codec"),
+    as the API graphs written for earlier hosts do: the host keeps that input (hidden) for them
+    and reads it where the nested one is missing."""
+    converted = dict(converted)
+    for key in [k for k in converted if "." in k and k not in twin]:
+        flat = key.rsplit(".", 1)[1]
+        if twin.get(flat) != converted[key]:
+            return False
+        converted.pop(key)
+    return converted == twin
+
+
+def graph_differences(converted: dict, twin: dict) -> list[str]:
+    """Where a prompt from a UI workflow does not mean its API twin: node ids, types, or inputs
+    (links and values) that do not mean the same (same_inputs)."""
+    if set(converted) != set(twin):
+        return [f"node ids {sorted(converted)} vs the twin's {sorted(twin)}"]
+    return [f"node #{k}: {converted[k]} vs the twin's {twin[k]}" for k in twin
+            if converted[k]["class_type"] != twin[k]["class_type"]
+            or not same_inputs(converted[k]["inputs"], twin[k]["inputs"])]
+
+
 def strict_problems(prompt: dict, node_classes: dict) -> list[str]:
     """What validate_prompt lets through: inputs a node does not declare (a renamed optional
     input would be dropped silently) and V3 combo values ("COMBO" inputs, whose options
@@ -204,12 +264,21 @@ def strict_problems(prompt: dict, node_classes: dict) -> list[str]:
             problems.append(f"#{node_id}: no node type {node['class_type']!r}")
             continue
         defs = {name: (type_, options) for name, type_, options in input_defs(cls)}
+        pending = list(defs)
+        while pending:  # the inputs of each dynamic combo's chosen option, nested ones too
+            name = pending.pop()
+            type_, options = defs[name]
+            if type_ == DYNAMIC_COMBO and name in node["inputs"]:
+                nested = dynamic_inputs(name, options, node["inputs"][name])
+                defs.update({n: (t, o) for n, t, o in nested})
+                pending += [n for n, _, _ in nested]
         for name, value in node["inputs"].items():
             if name not in defs:
                 problems.append(f"#{node_id} {node['class_type']}: no input named {name!r}")
                 continue
             type_, options = defs[name]
-            choices = type_ if isinstance(type_, list) else options.get("options") if type_ == "COMBO" else None
+            choices = type_ if isinstance(type_, list) else options.get("options") if type_ == "COMBO" else \
+                [o["key"] for o in options.get("options", [])] if type_ == DYNAMIC_COMBO else None
             if choices is not None and not isinstance(value, list) and value not in choices:
                 problems.append(f"#{node_id} {node['class_type']}.{name}: {value!r} not in {choices}")
     return problems

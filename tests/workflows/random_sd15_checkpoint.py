@@ -10,6 +10,7 @@ Used by test_e2e.py (run with the Python that runs ComfyUI).
 """
 from __future__ import annotations
 
+import inspect
 import sys
 
 import torch
@@ -47,6 +48,18 @@ def import_comfy(comfy_dir: str) -> None:
     args.cpu = True
 
 
+def state_dict_for_saving(model, clip_sd: dict, vae_sd: dict) -> dict:
+    """The checkpoint's keys as the host's own save_checkpoint writes them. BaseModel's
+    state_dict_for_saving reads the diffusion model's weights itself up to 0.3.x
+    (clip, vae, ...); from 0.33 on it takes them as its first argument (unet_state_dict, ...),
+    which ModelPatcher reads for it: passing clip and vae positionally to 0.33 writes the text
+    encoder where the UNet belongs and the checkpoint is not detected."""
+    if "unet_state_dict" in inspect.signature(model.state_dict_for_saving).parameters:
+        return model.state_dict_for_saving(model.diffusion_model.state_dict(), clip_state_dict=clip_sd,
+                                           vae_state_dict=vae_sd)
+    return model.state_dict_for_saving(clip_state_dict=clip_sd, vae_state_dict=vae_sd)
+
+
 def write_checkpoint(out: str, supported_model: type, unet_config: dict, clip: torch.nn.Module,
                      vae_config: dict, vae_embed_dim: int) -> None:
     """Build the diffusion model from ComfyUI's supported-model class, give it, `clip` and a KL VAE
@@ -61,7 +74,7 @@ def write_checkpoint(out: str, supported_model: type, unet_config: dict, clip: t
     randomize(clip, g)
     vae = AutoencoderKL(ddconfig=vae_config, embed_dim=vae_embed_dim)
     randomize(vae, g)
-    sd = model.state_dict_for_saving(clip.state_dict(), vae.state_dict())
+    sd = state_dict_for_saving(model, clip.state_dict(), vae.state_dict())
     sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
     comfy.utils.save_torch_file(sd, out)
 

@@ -7,10 +7,11 @@ architecture, and write an image:
 - SD3.5 Medium (ModelSamplingSD3 shift 3, KSampler with the flow models' sampler name): a tiny
   SD3-family checkpoint made by random_sd35_checkpoint.py (a 2-block MMDiT-X, CLIP-L, SD3 VAE).
 
-The Flux.1 dev, Wan 2.2 and Qwen-Image workflows are validated by ComfyUI
-(test_host_workflows.py) but not run here: ComfyUI builds their text encoders (T5-XXL, umT5-XXL,
-Qwen2.5-VL 7B), Flux's and Qwen-Image's transformer widths and the Wan 2.2 VAE at fixed sizes,
-whatever the file holds (docs/hosts.md, "Example workflows").
+The Flux.1 dev, Wan 2.2, Qwen-Image, Z-Image Turbo and Flux.2 dev workflows are validated by
+ComfyUI (test_host_workflows.py) but not run here: ComfyUI builds their text encoders (T5-XXL,
+umT5-XXL, Qwen2.5-VL 7B, Qwen3 4B, Mistral Small 3 24B), Flux's and Qwen-Image's transformer
+widths and the Wan 2.2 VAE at fixed sizes, whatever the file holds, and detects Z-Image only at
+its full width (docs/hosts.md, "Example workflows").
 
 Run it with the Python that runs ComfyUI, either way:
     COMFYUI_DIR=/path/to/ComfyUI /path/to/comfy-venv/bin/python -m pytest -m e2e tests/workflows

@@ -4,7 +4,11 @@ every API graph, each UI workflow means the same graph as its API twin, every no
 sampler name they use exists."""
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +17,49 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WORKFLOWS = REPO / "workflows"
 FROZEN = HERE / "frozen"
-UI = sorted(WORKFLOWS.glob("*.json"))
-API = sorted((WORKFLOWS / "api").glob("*.json"))
-FROZEN_API = sorted(p for p in FROZEN.rglob("*.json") if "nodes" not in json.loads(p.read_text()))
-FROZEN_UI = sorted(p for p in FROZEN.rglob("*.json") if "nodes" in json.loads(p.read_text()))
+
+
+def _build_host_models() -> dict[str, tuple[str, ...]]:
+    """workflows/build.py's host_models(): file name -> the model classes the graph needs."""
+    spec = importlib.util.spec_from_file_location("ersde_workflows_build", WORKFLOWS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.host_models()
+
+
+def _host_model_classes() -> set[str] | None:
+    """The names in COMFYUI_DIR's comfy.supported_models.models, read from its source at
+    collection time (before the host is imported); None without COMFYUI_DIR."""
+    root = os.environ.get("COMFYUI_DIR")
+    source = Path(root, "comfy", "supported_models.py") if root else None
+    if source is None or not source.is_file():
+        return None
+    found: set[str] = set()
+    for node in ast.parse(source.read_text(encoding="utf8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        if any(getattr(t, "id", None) == "models" for t in targets) and isinstance(node.value, (ast.List, ast.Tuple)):
+            found |= {e.id for e in node.value.elts if isinstance(e, ast.Name)}
+    return found
+
+
+HOST_MODELS = _build_host_models()
+HOST_MODEL_CLASSES = _host_model_classes()
+
+
+def host_can_load(path: Path) -> bool:
+    """Whether the host knows the models of this graph (its file name's entry in build.py's
+    host_models; the Z-Image and Flux.2 graphs need models ComfyUI 0.3.64 lacks): a graph is
+    collected only where it is, as tests/comfyui/test_model_families.py collects families."""
+    return HOST_MODEL_CLASSES is None or set(HOST_MODELS.get(path.name, ())) <= HOST_MODEL_CLASSES
+
+
+ALL_UI = sorted(WORKFLOWS.glob("*.json"))
+UI = [p for p in ALL_UI if host_can_load(p)]
+API = [p for p in sorted((WORKFLOWS / "api").glob("*.json")) if host_can_load(p)]
+FROZEN_ALL = sorted(FROZEN.rglob("*.json"))
+FROZEN_API = [p for p in FROZEN_ALL if "nodes" not in json.loads(p.read_text()) and host_can_load(p)]
+FROZEN_UI = [p for p in FROZEN_ALL if "nodes" in json.loads(p.read_text()) and host_can_load(p)]
 
 
 def ids(paths, root):
@@ -44,9 +87,8 @@ def test_api_twin_passes_validate_prompt(wf, node_classes, path):
 def test_ui_workflow_has_same_nodes_links_and_widget_values_as_api_twin(wf, node_classes, path):
     converted = wf.ui_to_api(wf.load(path), node_classes)
     twin = wf.strip_meta(wf.load(WORKFLOWS / "api" / path.name))
-    assert set(converted) == set(twin), f"{path.name}: node ids differ from the twin's"
-    for node_id in twin:
-        assert converted[node_id] == twin[node_id], f"{path.name} node #{node_id} differs from its API twin"
+    differences = wf.graph_differences(converted, twin)
+    assert not differences, f"{path.name} differs from its API twin: " + "; ".join(differences)
 
 
 @pytest.mark.parametrize("path", UI + API, ids=ids(UI + API, WORKFLOWS))
@@ -99,7 +141,8 @@ def test_frozen_ui_workflow_still_loads_to_a_valid_prompt(wf, node_classes, path
     _check(wf, prompt, node_classes, f"frozen {path.relative_to(FROZEN)}")
     twin = path.parent / "api" / path.name
     if twin.exists():
-        assert prompt == wf.strip_meta(wf.load(twin)), f"frozen {path.name} no longer means its API twin"
+        differences = wf.graph_differences(prompt, wf.strip_meta(wf.load(twin)))
+        assert not differences, f"frozen {path.name} no longer means its API twin: " + "; ".join(differences)
 
 
 def test_validation_catches_a_renamed_sampler_and_a_bad_knob(wf, node_classes):
@@ -113,3 +156,42 @@ def test_validation_catches_a_renamed_sampler_and_a_bad_knob(wf, node_classes):
     prompt[ks]["inputs"]["renamed_input"] = 1
     problems = wf.strict_problems(prompt, node_classes)
     assert any("no_such_scale" in p for p in problems) and any("renamed_input" in p for p in problems)
+
+
+def test_workflows_left_out_are_those_whose_models_the_host_lacks(host):
+    """The filter above reads the host's source; the loaded host agrees: the graphs left out are
+    exactly those that need a model class comfy.supported_models lacks (ComfyUI 0.3.64: Z-Image,
+    Flux.2), and from 0.33 on none is (a misspelt class in build.py would hide a graph everywhere)."""
+    import comfy.supported_models
+    import comfyui_version
+    version = tuple(int(p) for p in comfyui_version.__version__.split(".")[:3])
+    loaded = {cls.__name__ for cls in comfy.supported_models.models}
+    assert HOST_MODEL_CLASSES == loaded
+    assert HOST_MODELS, "build.py names no graph's model classes: the filter is untested"
+    left_out = [p.name for p in ALL_UI if p not in UI]
+    assert left_out == [p.name for p in ALL_UI if not set(HOST_MODELS.get(p.name, ())) <= loaded]
+    if version >= (0, 33, 0):
+        assert not left_out, f"ComfyUI {comfyui_version.__version__}: {left_out} left out"
+
+
+def test_ui_to_api_reads_save_video_as_each_versions_frontend_sends_it(wf, node_classes):
+    """SaveVideo's widgets: format and codec combos up to 0.3.x; from 0.33 a dynamic format combo
+    whose option shows a codec combo (whose option may show an encoding combo), beside a hidden
+    flat codec. The 0.33 expectation is the prompt 0.33's frontend made of these widget values
+    (tools/thumbnails.py, app.graphToPrompt; seen with mkv and av1, whose options are built as mp4's)."""
+    ui = wf.load(WORKFLOWS / "wan22_5b_t2v_ksampler_er_sde.json")
+    save = next(n for n in ui["nodes"] if n["type"] == "SaveVideo")
+    save["widgets_values"] = ["p", "mp4", "h264"]  # options in both versions
+    prompt = wf.ui_to_api(ui, node_classes)
+    got = {k: v for k, v in prompt[str(save["id"])]["inputs"].items() if k != "video"}
+    types_ = {name: type_ for name, type_, _ in wf.input_defs(node_classes["SaveVideo"])}
+    dynamic = types_["format"] == wf.DYNAMIC_COMBO
+    if dynamic:
+        assert got == {"filename_prefix": "p", "format": "mp4", "format.codec": "h264",
+                       "format.codec.encoding": "auto", "codec": "auto"}
+    else:
+        assert got == {"filename_prefix": "p", "format": "mp4", "codec": "h264"}
+    assert not wf.strict_problems(prompt, node_classes)
+    innermost = "format.codec.encoding" if dynamic else "codec"  # strict_problems reads nested options too
+    prompt[str(save["id"])]["inputs"][innermost] = "no_such_option"
+    assert any("no_such_option" in p for p in wf.strict_problems(prompt, node_classes))
