@@ -759,8 +759,12 @@ def qwen_image_txt2img() -> Graph:
 # Z-Image Turbo is distilled to 8-9 steps at cfg 1; which of our names suits a few-step
 # distilled model best is being measured; er_sde_solver_auto until then.
 ZIMAGE_TURBO_SAMPLER = names.AUTO_SAMPLER_NAME
-ZIMAGE_TURBO_SAMPLER_NOTE = (f"- sampler_name {ZIMAGE_TURBO_SAMPLER}: it picks order and scheme from the cfg (1 here) "
-                             "and the step count; er_sde_solver_3 works too")
+# The few-step benchmark (docs/benchmarks.md#few-steps-without-guidance-distilled-models, cfg 1, 4-10
+# NFE): auto (order 3 with the corrector at cfg 1) is the best of our names and ties the best stock
+# samplers on the flow model at 6-10 steps.
+ZIMAGE_TURBO_SAMPLER_NOTE = (f"- sampler_name {ZIMAGE_TURBO_SAMPLER}: at cfg 1 it runs order 3 with the corrector, the "
+                             "best of our names at 4-10 steps without guidance in our benchmarks (none of them is a "
+                             "distilled model: compare with euler, the model's own sampler)")
 
 ZIMAGE_TURBO_UNET = ModelFile("z_image_turbo_bf16.safetensors", "diffusion_models",
                               "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/"
