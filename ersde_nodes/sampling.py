@@ -72,9 +72,20 @@ def comfyui_noise_sampler(x: torch.Tensor, seed: int | None) -> Callable[[Any, A
     ComfyUI 0.33 on the CPU seeded with seed + 1, so that the first step's noise is not the starting
     latent's). Image i of a batch therefore depends on the batch size, and the numbers depend on the
     device (CPU and CUDA generators differ), as with er_sde. Without a seed the global generator
-    draws, as ComfyUI does."""
-    from comfy.k_diffusion.sampling import default_noise_sampler
-    return default_noise_sampler(x, seed=seed)
+    draws, as ComfyUI does. Outside ComfyUI (the nodes' functions called from Python) it draws
+    by the rule of ComfyUI up to 0.3.x: the generator seeded with the seed itself."""
+    try:
+        from comfy.k_diffusion.sampling import default_noise_sampler
+    except ImportError:
+        default_noise_sampler = None
+    if default_noise_sampler is not None:
+        return default_noise_sampler(x, seed=seed)
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=x.device)
+        generator.manual_seed(seed)
+    return lambda sigma, sigma_next: torch.randn(x.size(), dtype=x.dtype, layout=x.layout, device=x.device,
+                                                 generator=generator)
 
 
 @torch.no_grad()
