@@ -4,7 +4,6 @@ import torch
 
 from bench.overhead import AUTO_GUIDANCE, AUTO_STEPS, auto_pick, op_counts, plan_sampler
 
-torch.set_num_threads(1)
 # the count does not depend on the latent's size: a small one keeps the profiled runs quick
 LATENT = (1, 4, 8, 8)
 
