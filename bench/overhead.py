@@ -23,7 +23,11 @@ the repeats (the least disturbed, as timeit reports), reported as ratios:
   `--diffusers` times only these and ER-SDE-3 (sample_er_sde) and writes overhead_diffusers.*.
 
 Also: the Gaussian draw alone against one torch.randn of the same latent, and aten operator
-calls a step at batch 1 and 8 (a bound on GPU kernel launches where no GPU is).
+calls a step at batch 1 and 8 (a bound on GPU kernel launches where no GPU is), and at batch 1
+for every scheme and order (corrected, reference, predictor_corrector) and for scheme "auto" at
+cfg 1, 4.5, 7 and 10 and 10, 20 and 40 steps (every pick it makes), each with the paper's noise
+and on the ODE, against ComfyUI's er_sde. `--ops-only` counts only these (no timing, no memory)
+and writes overhead_ops.*.
 
 Memory: every tensor an operator creates during a call is tracked (TorchDispatchMode,
 weak references) and the live bytes summed after every operator: "held" is what is alive
@@ -46,7 +50,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from k_diffusion_ext import brownian_noise_sampler, per_item_noise_sampler, sample_er_sde, schedule_range
+from k_diffusion_ext import (brownian_noise_sampler, per_item_noise_sampler, plan_steps, resolve_noise_scale,
+                             sample_er_sde, schedule_range, validate_alphas, validate_sigmas)
 
 from .common import header, markdown_table, out_dir
 from .samplers import comfy_module, edm_sigmas
@@ -62,6 +67,14 @@ DIFFUSERS_BETAS = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_e
 COMFY_ER, COMFY_ER_FREE = "er_sde (ComfyUI)", "er_sde (ComfyUI, no noise draw)"
 EULER_A, DPM2M, DPM2M_SDE = "euler_ancestral", "dpmpp_2m (ODE)", "dpmpp_2m_sde (torchsde tree)"
 SLOW = {DPM2M_SDE}  # its Brownian tree costs ~50-100x the others: 3 repeats, after the rest
+
+
+# the plan rows of the operator count: every scheme at every order, and "auto" at these guidance
+# scales and step counts (on the EDM schedule they cover every pick it makes with these noise scales)
+PLAN_NOISE_SCALES = ("paper_default", "ode")
+PLAN_SCHEMES = ("corrected", "reference", "predictor_corrector")
+AUTO_GUIDANCE = (1.0, 4.5, 7.0, 10.0)
+AUTO_STEPS = (10, 20, 40)
 
 
 def free_model(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
@@ -243,20 +256,69 @@ def _profile_counts(run: Callable, x: torch.Tensor, sigmas: torch.Tensor) -> tup
     return top, kernels
 
 
-def op_counts(run: Callable, x: torch.Tensor, steps: int) -> tuple[float, float, float | None]:
+def op_counts(run: Callable, x: torch.Tensor, steps: int,
+              longer: int | None = None) -> tuple[float, float, float | None]:
     """(aten operator calls a step, operator calls once per call, CUDA kernels a step or None).
 
-    A step's count is the difference between a 2n-step and an n-step run over n (n = 5), so the
-    once-per-call setup (on the CPU for ER-SDE: validation, coefficients) is split off;
-    top-level aten operators only, the model's one multiply a step not counted."""
+    A step's count is the difference between a `longer`-step (default 2n) and an n-step run over
+    their difference (n = 5), so the once-per-call setup (on the CPU for ER-SDE: validation,
+    coefficients) is split off; top-level aten operators only, the model's one multiply a step
+    not counted. Work the plan does once per step (on the CPU, in float64) counts as a step's.
+    One unprofiled run first (lazy initialisations)."""
+    longer = 2 * steps if longer is None else longer
     small = edm_sigmas(steps, torch.float32).to(x.device)
-    big = edm_sigmas(2 * steps, torch.float32).to(x.device)
+    big = edm_sigmas(longer, torch.float32).to(x.device)
+    run(x, small)  # warm-up: a first call's one-time initialisations are no step's
     ops_small, k_small = _profile_counts(run, x, small)
     ops_big, k_big = _profile_counts(run, x, big)
-    per_step = (ops_big - ops_small) / steps - 1
+    per_step = (ops_big - ops_small) / (longer - steps) - 1
     setup = ops_small - (per_step + 1) * steps
-    kernels = (k_big - k_small) / steps - 1 if x.device.type == "cuda" else None
+    kernels = (k_big - k_small) / (longer - steps) - 1 if x.device.type == "cuda" else None
     return per_step, setup, kernels
+
+
+def plan_sampler(noise_scale: str, scheme: str, order: int = 3, guidance_scale: float | None = None) -> Callable:
+    return lambda x, s: sample_er_sde(free_model, x, s, extra_args={"seed": 0}, disable=True, order=order,
+                                      noise_scale=noise_scale, scheme=scheme, guidance_scale=guidance_scale)
+
+
+def auto_pick(noise_scale: str, guidance_scale: float, steps: int) -> str:
+    """The order and scheme "auto" runs at `steps` steps of the EDM schedule (its plan is, float for
+    float, that choice's plan), e.g. "PC-3" or "ER-2"."""
+    sigmas = validate_sigmas(edm_sigmas(steps, torch.float32))
+    alphas, phi = validate_alphas(None, sigmas), resolve_noise_scale(noise_scale)
+    plan = plan_steps(sigmas, alphas, phi, 3, "auto", 1.0, guidance_scale)
+    for order in (1, 2, 3):
+        for scheme, name in (("corrected", "ER"), ("predictor_corrector", "PC")):
+            if plan == plan_steps(sigmas, alphas, phi, order, scheme, 1.0, guidance_scale):
+                return f"{name}-{order}"
+    raise AssertionError(f"auto's plan ({noise_scale}, cfg {guidance_scale}, {steps} steps) is no fixed choice's")
+
+
+def plan_op_rows(x: torch.Tensor, config: str, comfy_ops: float | None) -> list[list[str]]:
+    """Operator calls a step for every scheme and order and for "auto" (AUTO_GUIDANCE x AUTO_STEPS),
+    paper noise and ODE: [config, sampler, ops a step, ops once a call, kernels, ratio to er_sde].
+    Auto's count is taken between n - 1 and n steps, where its pick is the same (checked)."""
+    rows = []
+
+    def row(name: str, counts: tuple[float, float, float | None]) -> list[str]:
+        ops, setup_ops, kernels = counts
+        return [config, name, f"{ops:.1f}", f"{max(setup_ops, 0):.0f}", "-" if kernels is None else f"{kernels:.1f}",
+                "n/a" if comfy_ops is None else f"{ops / comfy_ops:.2f}"]
+
+    for noise_scale in PLAN_NOISE_SCALES:
+        for scheme in PLAN_SCHEMES:
+            for order in (1, 2, 3):
+                rows.append(row(f"ER-SDE-{order} {scheme}, {noise_scale}",
+                                op_counts(plan_sampler(noise_scale, scheme, order), x, 5)))
+        for guidance in AUTO_GUIDANCE:
+            for steps in AUTO_STEPS:
+                pick = auto_pick(noise_scale, guidance, steps)
+                if auto_pick(noise_scale, guidance, steps - 1) != pick:
+                    raise AssertionError(f"auto picks differently at {steps - 1} and {steps} steps: pick other counts")
+                rows.append(row(f"auto, {noise_scale}, cfg {guidance:g}, {steps} steps ({pick})",
+                                op_counts(plan_sampler(noise_scale, "auto", 3, guidance), x, steps - 1, steps)))
+    return rows
 
 
 def draw_times(x: torch.Tensor, repeats: int) -> tuple[float, float]:
@@ -313,6 +375,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--diffusers", action="store_true",
                         help="only the diffusers schedulers and ER-SDE-3: writes overhead_diffusers.md / .json")
+    parser.add_argument("--ops-only", action="store_true",
+                        help="only the operator counts (no timing, no memory): writes overhead_ops.md / .json")
     args = parser.parse_args(argv)
     out = out_dir(args.out, args.quick)
     threads = [1] if args.quick else thread_counts(args.threads)
@@ -321,9 +385,13 @@ def main(argv: list[str] | None = None) -> None:
     if "cuda" not in devices:
         notes.append("no GPU measured (CUDA not available on this machine): no GPU rows, no kernel-launch count; "
                      "run `python -m bench.overhead --device cuda` where one is")
+    if args.ops_only:
+        notes.append("operator counts only: no sampler was timed and no memory measured here (those are "
+                     "overhead.md's, from its own run)")
     started = time.perf_counter()
     rows_ratio, rows_time, rows_draw, rows_diffusers, results = [], [], [], [], []
-    for label, device, n_threads, latent, shape, dtype in configs(devices, threads, args.quick):
+    for label, device, n_threads, latent, shape, dtype in ([] if args.ops_only else
+                                                           configs(devices, threads, args.quick)):
         torch.set_num_threads(n_threads)
         big = torch.Size(shape).numel() > 2_000_000
         repeats = args.repeats or (3 if args.quick or big else 9)
@@ -353,29 +421,38 @@ def main(argv: list[str] | None = None) -> None:
                         "torch_randn_us": randn * 1e6})
         print(f"[{time.perf_counter() - started:6.0f} s] {label} done", flush=True)
 
-    rows_ops, rows_mem = [], []
+    rows_ops, rows_mem, rows_plan = [], [], []
     for device_name in devices:
         device = torch.device(device_name)
         torch.set_num_threads(threads[0])
         for batch in (1, 8):
             x = torch.randn(batch, *LATENTS["SD1.5"], device=device) * 80
             samplers = build_samplers(torch.randn_like(x), notes, only_diffusers=args.diffusers)
+            comfy_ops = None
             for name, (run, _) in samplers.items():
                 ops, setup_ops, kernels = op_counts(run, x, 5)
+                comfy_ops = ops if name == COMFY_ER else comfy_ops
                 row = [f"{device_name} SD1.5 b{batch} float32", name, f"{ops:.1f}", f"{max(setup_ops, 0):.0f}",
                        "-" if kernels is None else f"{kernels:.1f}"]
-                if batch == 1:
+                if batch == 1 and not args.ops_only:
                     held, peak = memory_of(run, x, edm_sigmas(10, torch.float32).to(device))
                     rows_mem.append([row[0], name, f"{held:.2f}", f"{held - 1:.2f}", f"{peak:.2f}", f"{peak - 2:.2f}"])
                 rows_ops.append(row)
                 results.append({"config": row[0], "sampler": name, "ops_per_step": ops, "setup_ops": setup_ops,
                                 "kernels_per_step": kernels})
+            if batch == 1 and not args.diffusers:
+                rows_plan += plan_op_rows(x, f"{device_name} SD1.5 b1 float32", comfy_ops)
+    for row in rows_plan:
+        results.append({"config": row[0], "sampler": row[1], "ops_per_step": float(row[2]),
+                        "setup_ops": float(row[3]), "kernels_per_step": None if row[4] == "-" else float(row[4])})
     notes = list(dict.fromkeys(notes))
-    title = "Overhead benchmark" + (": diffusers schedulers" if args.diffusers else "")
+    title = "Overhead benchmark" + (": diffusers schedulers" if args.diffusers else "") + (
+        ": operator counts only (no timing, no memory: see overhead.md for those)" if args.ops_only else "")
     report = [header(title + (" (--quick)" if args.quick else ""),
                      ["bench.overhead"] + (sys.argv[1:] if argv is None else argv))]
     report.append("- notes: " + "; ".join(notes) + "\n" if notes else "")
-    report.append(f"- model: one multiply (x * 0.5); {args.steps} steps on the EDM schedule (10 on the video latent; "
+    report.append("- model: one multiply (x * 0.5) on the EDM schedule; SD1.5 latent, float32\n" if args.ops_only else
+                  f"- model: one multiply (x * 0.5); {args.steps} steps on the EDM schedule (10 on the video latent; "
                   "the last step, to sigma 0, returns the prediction); best of interleaved repeats (9, or 3 on the "
                   "video latent; 3 for dpmpp_2m_sde with its Brownian tree, timed after the others). 'Nt' = N CPU threads.\n")
     diffusers_table = ("## diffusers schedulers (per-step time in a pipeline's loop, us; ratios lower is better for "
@@ -386,14 +463,17 @@ def main(argv: list[str] | None = None) -> None:
                        + markdown_table(["config", "ERSDESolverScheduler", "DPMSolverMultistep sde-dpmsolver++",
                                          "SASolver", "ER-SDE scheduler / DPM++ SDE", "ER-SDE scheduler / SA-Solver",
                                          "ER-SDE scheduler / sample_er_sde"], rows_diffusers))
-    if args.diffusers:
-        report.append(diffusers_table)
+    if args.ops_only:
+        report.append(_ops_tables(rows_ops, rows_plan))
     else:
-        report.append(_main_tables(rows_ratio, rows_draw) + ("\n" + diffusers_table if rows_diffusers else ""))
-    report.append(_common_tables(rows_ops, rows_time, rows_mem))
+        if args.diffusers:
+            report.append(diffusers_table)
+        else:
+            report.append(_main_tables(rows_ratio, rows_draw) + ("\n" + diffusers_table if rows_diffusers else ""))
+        report.append(_common_tables(rows_ops, rows_time, rows_mem, rows_plan))
     report.append(f"\nTotal time {time.perf_counter() - started:.0f} s.\n")
     text = "\n".join(report)
-    stem = "overhead_diffusers" if args.diffusers else "overhead"
+    stem = "overhead_ops" if args.ops_only else "overhead_diffusers" if args.diffusers else "overhead"
     (out / f"{stem}.md").write_text(text)
     (out / f"{stem}.json").write_text(json.dumps({"notes": notes, "results": results}, indent=1))
     print(text)
@@ -411,12 +491,24 @@ def _main_tables(rows_ratio: list, rows_draw: list) -> str:
             + markdown_table(["config", "our draw (us)", "torch.randn (us)", "ratio"], rows_draw))
 
 
-def _common_tables(rows_ops: list, rows_time: list, rows_mem: list) -> str:
+def _ops_tables(rows_ops: list, rows_plan: list) -> str:
     return ("\n## Operator calls a step\n\n"
             "Top-level aten operators a step (from the difference of a 10- and a 5-step run), the model's "
             "multiply not counted. Target: <= 30 for ER-SDE, noise included, the same at batch 1 and 8.\n\n"
             + markdown_table(["config", "sampler", "aten ops / step", "aten ops once a call",
                               "CUDA kernels / step"], rows_ops)
+            + ("\n## Operator calls a step by scheme, order and auto's pick\n\n"
+               "The same count for every scheme and order (10- and 5-step runs) and for scheme auto at each "
+               "guidance scale and step count (between n - 1 and n steps, where its pick, in brackets, is the "
+               "same; ER-k: order k corrected, PC-k: order k predictor_corrector), with the paper's noise "
+               "(paper_default) and on the ODE. Work the plan does once per step (CPU, float64) counts as a "
+               "step's. Target: <= 0.5 x ComfyUI's er_sde on every row.\n\n"
+               + markdown_table(["config", "sampler", "aten ops / step", "aten ops once a call",
+                                 "CUDA kernels / step", "/ er_sde (ComfyUI)"], rows_plan) if rows_plan else ""))
+
+
+def _common_tables(rows_ops: list, rows_time: list, rows_mem: list, rows_plan: list) -> str:
+    return (_ops_tables(rows_ops, rows_plan)
             + "\n## Time a step (us)\n\n"
             "Includes the model's multiply and the once-per-call setup spread over the steps.\n\n"
             + markdown_table(["config", "sampler", "noise", "us / step"], rows_time)

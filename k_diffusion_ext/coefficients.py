@@ -242,9 +242,23 @@ def _derivative_weights(lams: Sequence[float], order: int, scheme: str) -> tuple
 
 def _taylor_rows(points: Sequence[float]) -> list[list[float]]:
     """Rows k of the map from values at `points` to the coefficients a_k of the interpolating
-    polynomial written as sum_k a_k (l - points[0])^k (float64)."""
-    dv = torch.tensor([p - points[0] for p in points], dtype=torch.float64)
-    return torch.linalg.inv(torch.stack([dv ** k for k in range(len(points))], dim=1)).tolist()
+    polynomial written as sum_k a_k (l - points[0])^k (float64): the inverse of the Vandermonde
+    matrix in u = l - points[0], column j the Lagrange basis polynomial
+    L_j(u) = prod_{m != j} (u - u_m) / (u_j - u_m) expanded in powers of u. Python floats, no
+    torch: the plan builds one or two per corrected step, and a few tiny tensor operators each
+    would cost more than the step's latent updates."""
+    u = [p - points[0] for p in points]
+    rows = [[0.0] * len(u) for _ in u]
+    for j, u_j in enumerate(u):
+        basis = [1.0]  # coefficients of L_j in powers of u, lowest first
+        for m, u_m in enumerate(u):
+            if m != j:
+                scale = 1.0 / (u_j - u_m)
+                basis = [((basis[k - 1] if k else 0.0) - u_m * (basis[k] if k < len(basis) else 0.0)) * scale
+                         for k in range(len(basis) + 1)]
+        for k, coefficient in enumerate(basis):
+            rows[k][j] = coefficient
+    return rows
 
 
 def _corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: Sequence[float],

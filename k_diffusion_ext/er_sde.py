@@ -227,10 +227,13 @@ def er_sde_correct(x: torch.Tensor, step: Step, current: torch.Tensor, *earlier:
     predictions = (current,) + earlier
     if len(predictions) < len(step.corrector):
         raise ValueError(f"this corrector needs {len(step.corrector) - 1} earlier predictions, got {len(earlier)}")
-    corrected = x.clone()
+    corrected = None  # the first term makes the new tensor: no copy of x first (one operator a step less)
     for weight, prediction in zip(step.corrector, predictions):
         if weight:
-            corrected.add_(prediction, alpha=weight)
+            corrected = torch.add(x, prediction, alpha=weight) if corrected is None \
+                else corrected.add_(prediction, alpha=weight)
+    if corrected is None:
+        corrected = x.clone()
     if not step.guard:
         return corrected
     # guarded plans: the corrector is dropped for the items its change takes out of the range of
