@@ -1,7 +1,7 @@
 """Train the held-out photograph models: the source classifier and the class-conditional EDM and
 rectified-flow denoisers of bench.models.photo's 8 x 8 photograph patches.
 
-    python -m bench.models.train_photo [--params classifier,edm,flow] [--steps 12000]
+    python -m bench.models.train_photo [--params classifier,edm,flow] [--steps 12000] [--out-dir DIR]
 
 The digits models' recipes, unchanged (bench.models.train_digits.train_classifier: 1500 items to
 train, the other 500 for the printed held-out accuracy; bench.models.train_labelled.train: EDM
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12000)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", default=None, help="folder for the weight files (default bench/models/weights)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data, labels = load_photo_data(), load_photo_labels()
@@ -49,12 +51,12 @@ def main() -> None:
             net = train_classifier(data, labels, 3000, args.seed)
             state = {"classifier": net.state_dict(), "classifier_config": {},
                      "trained": {"steps": 3000, "seed": args.seed, **provenance(data)}}
-            out = CLASSIFIER
+            out = Path(args.out_dir) / CLASSIFIER.name if args.out_dir else CLASSIFIER
         else:
             net, config = train(part, args.steps, args.batch, args.seed, data, labels, hidden=HIDDEN)
             state = {"net": net.state_dict(), "config": config, "p_uncond": P_UNCOND,
                      "trained": {"steps": args.steps, "batch": args.batch, "seed": args.seed, **provenance(data)}}
-            out = weights_path(part)
+            out = Path(args.out_dir) / weights_path(part).name if args.out_dir else weights_path(part)
         torch.save(state, out)
         print(f"wrote {out} ({time.perf_counter() - started:.0f} s)", flush=True)
 
