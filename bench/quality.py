@@ -8,6 +8,9 @@ guidance at scales 1, 3 and 6, and a class-conditional rectified-flow digits mod
 1 - sigma, SD3's shifted schedule) at scales 1 and 3. Samplers (bench/samplers.PEERS and the
 project's solver at every group's noise scale), groups: ODE, reverse SDE, the paper's noise
 scale, SA-Solver's interval SDE.
+Held out, by name only (never in the default list; nothing is fitted on them): photo_cfg1,
+photo_cfg3, flow_photo_cfg1, flow_photo_cfg3, the class-conditional photograph models of
+bench.models.photo, scored by their source classifier's features and accuracy.
 
 Protocol (fixed before any result of it was looked at):
 - schedule: EDM (rho 7, sigma 0.002..80, then 0) for the EDM models, SD3's shifted flow
