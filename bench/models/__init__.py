@@ -11,7 +11,12 @@ Models and their weights (training scripts beside them, in this folder):
 - digits.py / train_digits.py / weights/digits.pt: unconditional EDM digits denoiser and the
   digit classifier;
 - labelled.py / train_labelled.py / weights/labelled_{edm,flow}.pt: class-conditional EDM and
-  rectified-flow digits denoisers with label dropout (classifier-free guidance).
+  rectified-flow digits denoisers with label dropout (classifier-free guidance);
+- photo.py / train_photo.py / weights/photo_{edm,flow,classifier}.pt: the same class-conditional
+  EDM and rectified-flow denoisers trained on 8 x 8 patches of real photographs (and 8 x 8 LFW
+  faces), with a source classifier for the features. HELD OUT: nothing of the project is fitted
+  on them; they are registered (names in HELD_OUT) for reports beside the fitted families, and
+  the default model lists of the benchmarks (FITTED) leave them out.
 """
 from __future__ import annotations
 
@@ -96,6 +101,39 @@ def labelled_problem(param: str, scale: float, n: int) -> Problem:
                    accuracy, data_floor=floor)
 
 
+def _photo_features():
+    from .photo import load_photo_classifier, load_photo_data
+    classifier = load_photo_classifier()
+    real = load_photo_data()
+
+    def features(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return classifier.features(x.float().clamp(-1, 1)).double().numpy()
+
+    def floor(k: int, seed: int) -> np.ndarray:  # a bootstrap resample of the 2000 photo images
+        idx = torch.randint(0, real.shape[0], (k,), generator=torch.Generator().manual_seed(seed))
+        return features(real[idx])
+    return classifier, features, gaussian_stats(features(real)), floor
+
+
+def photo_problem(param: str, scale: float, n: int) -> Problem:
+    """The held-out photograph models (bench.models.photo): like labelled_problem, with the photo
+    source classifier's features and accuracy."""
+    from .photo import load_photo
+    m = load_photo(param)
+    classifier, features, stats, floor = _photo_features()
+    labels = torch.arange(n) % 10  # every class equally often, as in the data
+
+    def accuracy(x: torch.Tensor) -> float:
+        with torch.no_grad():
+            return class_accuracy(classifier(x.float().clamp(-1, 1)), labels)
+    kind = "EDM" if param == "edm" else "rectified flow, shifted schedule (shift 3)"
+    return Problem(("photo" if param == "edm" else "flow_photo") + f"_cfg{scale:g}",
+                   f"Held out: class-conditional 8x8 photograph patches and faces, {kind}, guidance scale {scale:g}",
+                   param, torch.float32, 64, m.guided(labels, scale), features, stats,
+                   "the 2000 photograph patches and faces", accuracy, data_floor=floor)
+
+
 GUIDED_MIXTURE = {"dim": 8, "classes": 4, "per_class": 3, "std": 0.3, "seed": 4321}
 
 
@@ -153,4 +191,11 @@ BENCHMARKS: dict[str, Callable[[int], Problem]] = {
     "edm_cfg6": lambda n: labelled_problem("edm", 6.0, n),
     "flow_cfg1": lambda n: labelled_problem("flow", 1.0, n),
     "flow_cfg3": lambda n: labelled_problem("flow", 3.0, n),
+    # held out (bench.models.photo): addressable by name, never in a default list, never fitted on
+    "photo_cfg1": lambda n: photo_problem("edm", 1.0, n),
+    "photo_cfg3": lambda n: photo_problem("edm", 3.0, n),
+    "flow_photo_cfg1": lambda n: photo_problem("flow", 1.0, n),
+    "flow_photo_cfg3": lambda n: photo_problem("flow", 3.0, n),
 }
+HELD_OUT = ("photo_cfg1", "photo_cfg3", "flow_photo_cfg1", "flow_photo_cfg3")
+FITTED = tuple(b for b in BENCHMARKS if b not in HELD_OUT)  # the default model list of the benchmarks

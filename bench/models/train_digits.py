@@ -73,7 +73,7 @@ def train_classifier(data: torch.Tensor, labels: torch.Tensor, steps: int, seed:
         opt.step()
     with torch.no_grad():
         acc = (net(data[test]).argmax(1) == labels[test]).float().mean().item()
-    print(f"classifier: held-out accuracy {acc:.3f} on {len(test)} digits")
+    print(f"classifier: held-out accuracy {acc:.3f} on {len(test)} items")
     return net.requires_grad_(False)
 
 

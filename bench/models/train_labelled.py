@@ -25,10 +25,14 @@ from .train_digits import edm_noise_levels, step_with_ema
 P_UNCOND = 0.1
 
 
-def train(param: str, steps: int, batch: int, seed: int) -> tuple[LabelledDigitsDenoiser, dict]:
+def train(param: str, steps: int, batch: int, seed: int, data: torch.Tensor | None = None,
+          labels: torch.Tensor | None = None, **net_config) -> tuple[LabelledDigitsDenoiser, dict]:
+    """data, labels: the digits unless given (bench.models.train_photo passes its photographs);
+    net_config: LabelledDigitsDenoiser's size arguments, saved in the weights' config."""
     torch.manual_seed(seed)
-    data, labels = load_digits_data(), load_digits_labels()
-    config = {"param": param, "sigma_data": round(float(data.std()), 4)}
+    if data is None:
+        data, labels = load_digits_data(), load_digits_labels()
+    config = {"param": param, "sigma_data": round(float(data.std()), 4), **net_config}
     net = LabelledDigitsDenoiser(**config)
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
