@@ -248,6 +248,14 @@ def test_readme_command_markers_carry_their_commands(marker):
     assert lines[i + 3].strip() == "```", f"the command after {marker} must be alone in its fence"
 
 
+@pytest.mark.parametrize("page", PAGES + [ROOT / "CHANGELOG.md"], ids=PAGE_IDS + ["CHANGELOG.md"])
+def test_pages_name_no_tracker_issue(page):
+    """A reader cannot look up "issue 21": pages say what a change did, not which ticket asked for it."""
+    found = [f"line {n}: {line.strip()}" for n, line in enumerate(page.read_text(encoding="utf8").splitlines(), 1)
+             if re.search(r"\bissues? \d+", line, re.IGNORECASE)]
+    assert not found, f"{page.relative_to(ROOT)} names tracker issues:\n" + "\n".join(found)
+
+
 def test_readme_is_at_most_12_kb():
     size = README.stat().st_size
     assert size <= README_MAX_BYTES, f"README.md is {size} bytes; at most {README_MAX_BYTES}: move detail into docs/"
