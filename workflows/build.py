@@ -755,13 +755,11 @@ def qwen_image_txt2img() -> Graph:
 # 2026's most used image models (added in 0.3.0), as ComfyUI 0.33's own templates load them
 # (comfyui_workflow_templates: image_z_image_turbo, image_flux2_text_to_image).
 
-# >>> The sampler name of the Z-Image Turbo graph: switch it here (and its note line below). <<<
-# Z-Image Turbo is distilled to 8-9 steps at cfg 1; which of our names suits a few-step
-# distilled model best is being measured; er_sde_solver_auto until then.
+# The Z-Image Turbo graph's sampler name (its note line below says why). Z-Image Turbo is distilled
+# to 8-9 steps at cfg 1; in the few-step benchmark (docs/benchmarks.md#few-steps-without-guidance-
+# distilled-models, cfg 1, 4-10 NFE) auto (order 3 with the corrector at cfg 1) is the best of our
+# names and ties the best stock samplers on the flow model at 6-10 steps.
 ZIMAGE_TURBO_SAMPLER = names.AUTO_SAMPLER_NAME
-# The few-step benchmark (docs/benchmarks.md#few-steps-without-guidance-distilled-models, cfg 1, 4-10
-# NFE): auto (order 3 with the corrector at cfg 1) is the best of our names and ties the best stock
-# samplers on the flow model at 6-10 steps.
 ZIMAGE_TURBO_SAMPLER_NOTE = (f"- sampler_name {ZIMAGE_TURBO_SAMPLER}: at cfg 1 it runs order 3 with the corrector, the "
                              "best of our names at 4-10 steps without guidance in our benchmarks (none of them is a "
                              "distilled model: compare with euler, the model's own sampler)")

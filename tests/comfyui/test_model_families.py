@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import runpy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -412,26 +414,11 @@ FAMILIES.update(FAMILIES_0_33_IMAGE)
 FAMILIES.update(FAMILIES_0_33_AV)
 
 
-def host_model_classes() -> set[str] | None:
-    """The names in the host's comfy.supported_models.models, read from COMFYUI_DIR's source at
-    collection time (before the host is imported): a family is collected only where its config
-    exists, so 0.3.64 runs its own families and 0.33 every one. None without COMFYUI_DIR."""
-    import ast
-    import os
-    from pathlib import Path
-    root = os.environ.get("COMFYUI_DIR")
-    source = Path(root, "comfy", "supported_models.py") if root else None
-    if source is None or not source.is_file():
-        return None
-    found: set[str] = set()
-    for node in ast.parse(source.read_text(encoding="utf8")).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
-        if any(getattr(t, "id", None) == "models" for t in targets) and isinstance(node.value, (ast.List, ast.Tuple)):
-            found |= {e.id for e in node.value.elts if isinstance(e, ast.Name)}
-    return found
+# what the host has, read from its source at collection time (tests/comfyui/host_source.py)
+HOST_SOURCE = runpy.run_path(str(Path(__file__).with_name("host_source.py")))
 
 
-HOST_MODEL_CLASSES = host_model_classes()
+HOST_MODEL_CLASSES = HOST_SOURCE["model_classes"]()  # None without COMFYUI_DIR
 NAMES = [name for name, f in FAMILIES.items() if HOST_MODEL_CLASSES is None or f.config in HOST_MODEL_CLASSES]
 
 

@@ -6,6 +6,9 @@ see REL_BOUND; it leaves a margin over the measured difference but stays below h
 gap to the corrected scheme or to order 2, so it fails if the math were wrong."""
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -124,14 +127,14 @@ def test_reference_with_comfyui_noise_reproduces_each_sampler_er_sde_setting(hos
     assert d < er_sde_rel_bound["eps"], f"SamplerER_SDE {settings} is {d:.2e} from our reference scheme with {inputs}"
 
 
+# what the host has, read from its source at collection time (tests/comfyui/host_source.py)
+HOST_SOURCE = runpy.run_path(str(Path(__file__).with_name("host_source.py")))
+
+
 def host_has_model_noise_scale() -> bool:
     """Whether COMFYUI_DIR's ComfyUI has model noise scales (ModelNoiseScale, model_sampling.noise_scale:
-    0.33 on; HiDream-O1 ships 8), read from its source at collection time. True without COMFYUI_DIR."""
-    import os
-    from pathlib import Path
-    root = os.environ.get("COMFYUI_DIR")
-    source = Path(root, "comfy_extras", "nodes_model_advanced.py") if root else None
-    return source is None or not source.is_file() or "class ModelNoiseScale" in source.read_text(encoding="utf8")
+    0.33 on; HiDream-O1 ships 8). True without COMFYUI_DIR."""
+    return HOST_SOURCE["has_text"]("comfy_extras/nodes_model_advanced.py", "class ModelNoiseScale")
 
 
 # the model's noise scale: None = the model as loaded (no noise scale: 1), else ModelNoiseScale's value

@@ -4,10 +4,9 @@ every API graph, each UI workflow means the same graph as its API twin, every no
 sampler name they use exists."""
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
-import os
+import runpy
 import sys
 from pathlib import Path
 
@@ -28,23 +27,12 @@ def _build_host_models() -> dict[str, tuple[str, ...]]:
     return module.host_models()
 
 
-def _host_model_classes() -> set[str] | None:
-    """The names in COMFYUI_DIR's comfy.supported_models.models, read from its source at
-    collection time (before the host is imported); None without COMFYUI_DIR."""
-    root = os.environ.get("COMFYUI_DIR")
-    source = Path(root, "comfy", "supported_models.py") if root else None
-    if source is None or not source.is_file():
-        return None
-    found: set[str] = set()
-    for node in ast.parse(source.read_text(encoding="utf8")).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
-        if any(getattr(t, "id", None) == "models" for t in targets) and isinstance(node.value, (ast.List, ast.Tuple)):
-            found |= {e.id for e in node.value.elts if isinstance(e, ast.Name)}
-    return found
+# what the host has, read from its source at collection time (tests/comfyui/host_source.py)
+HOST_SOURCE = runpy.run_path(str(Path(__file__).resolve().parents[1] / "comfyui" / "host_source.py"))
 
 
 HOST_MODELS = _build_host_models()
-HOST_MODEL_CLASSES = _host_model_classes()
+HOST_MODEL_CLASSES = HOST_SOURCE["model_classes"]()  # None without COMFYUI_DIR
 
 
 def host_can_load(path: Path) -> bool:
