@@ -7,8 +7,8 @@ The model is the EDM-preconditioned digits denoiser committed in bench/models/we
 (trained by `python -m bench.models.train_digits` on scikit-learn's digits). Every sampler starts
 from the same noise with the same per-sample seeds, on the EDM schedule (sigma 80 -> 0.002
 -> 0); NFE = model calls. ER-SDE-Solver Auto (the name the README says to pick) gets the
-guidance scale 1: the model is unguided. The two peers, Euler ancestral (stochastic) and DPM-Solver++(2M)
-(the ODE solver the paper finds best at very low NFE), are written out below in their
+guidance scale 1: the model is unguided. The two peers, Euler ancestral (stochastic) and
+DPM-Solver++(2M) (the ODE solver the paper finds best at very low NFE), are written out below in their
 k-diffusion form, so the demo needs only torch and matplotlib; tests/bench checks that
 they match k-diffusion step for step.
 """
@@ -22,8 +22,8 @@ from typing import Callable
 import torch
 
 from k_diffusion_ext import sample_er_sde
-from k_diffusion_ext.registration import sample_er_sde_solver_auto
 from k_diffusion_ext.analytic import karras_sigmas, mixture_denoiser, ring_mixture, sample_mixture
+from k_diffusion_ext.registration import sample_er_sde_solver_auto
 
 Model = Callable[..., torch.Tensor]
 NoiseSampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -40,11 +40,7 @@ def host_noise_scale(model_sampling: Any) -> float:
     """The model's noise scale (ComfyUI 0.33+: `model_sampling.noise_scale`, from the model config's
     sampling_settings or the ModelNoiseScale node; HiDream-O1 ships 8). ComfyUI scales the starting
     noise by it and every stock SDE sampler multiplies its s_noise by it; 1 where the host has none."""
-    value = getattr(model_sampling, "noise_scale", 1.0)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 1.0
+    return float(getattr(model_sampling, "noise_scale", 1.0))
 
 
 def is_flow(model_sampling: Any) -> bool:
@@ -72,9 +68,16 @@ def _sigma_below_one(model_sampling: Any) -> float:
 
 def schedule_for(model_sampling: Any, sigmas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(sigmas, alphas) for the solver. VE: the sigmas unchanged and alphas None (alpha = 1).
-    Flow: a first sigma >= 1 moved just below 1 (on a copy), and alphas = 1 - sigmas."""
+    Flow: a first sigma >= 1 moved just below 1 (on a copy), and alphas = 1 - sigmas. A flow
+    schedule above 1 (a model sampling that does not fit the prediction) is refused: alpha < 0."""
     if not is_flow(model_sampling):
         return sigmas, None
+    if float(sigmas.max()) > 1.001:  # 1 itself is a flow schedule's start (float32 may round past it)
+        raise ValueError(
+            f"this model predicts as a flow model (x = (1 - sigma) x0 + sigma noise, so sigma must stay within "
+            f"0..1) but its schedule starts at sigma {float(sigmas.max()):.4g}: its model sampling does not fit its "
+            "prediction (ComfyUI's own er_sde returns NaN here). Give the model a flow model sampling "
+            "(ModelSamplingSD3 / ModelSamplingFlux) or use its own sigmas")
     if sigmas.numel() > 1 and float(sigmas[0]) >= 1.0:
         sigmas = sigmas.clone()
         sigmas[0] = _sigma_below_one(model_sampling)

@@ -15,7 +15,7 @@ import torch
 
 from . import names
 from ._solver import solver
-from .model_type import get_model_sampling, host_noise_scale, is_flow, schedule_for
+from .model_type import get_model_sampling, host_noise_scale, schedule_for
 
 
 class ERSDEInputError(ValueError):
@@ -77,15 +77,13 @@ def comfyui_noise_sampler(x: torch.Tensor, seed: int | None) -> Callable[[Any, A
     try:
         from comfy.k_diffusion.sampling import default_noise_sampler
     except ImportError:
-        default_noise_sampler = None
-    if default_noise_sampler is not None:
-        return default_noise_sampler(x, seed=seed)
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=x.device)
-        generator.manual_seed(seed)
-    return lambda sigma, sigma_next: torch.randn(x.size(), dtype=x.dtype, layout=x.layout, device=x.device,
-                                                 generator=generator)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=x.device)
+            generator.manual_seed(seed)
+        return lambda sigma, sigma_next: torch.randn(x.size(), dtype=x.dtype, layout=x.layout, device=x.device,
+                                                     generator=generator)
+    return default_noise_sampler(x, seed=seed)
 
 
 @torch.no_grad()
@@ -101,9 +99,9 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
     from extra_args["seed"] ("gaussian"), a Brownian path per item ("brownian"), or ComfyUI's
     whole-batch generator seeded with extra_args["seed"] as its er_sde draws it ("comfyui");
     an explicit noise_sampler wins over noise_type. The injected noise is s_noise times the
-    model's noise scale (model_sampling.noise_scale, ComfyUI 0.33+), as in the stock SDE samplers. cfg_pp: CFG++, with the unconditional
-    prediction taken from ComfyUI's CFG through a post-CFG function, as ComfyUI's own
-    *_cfg_pp samplers do (which also computes it at cfg 1)."""
+    model's noise scale (model_sampling.noise_scale, ComfyUI 0.33+), as in the stock SDE
+    samplers. cfg_pp: CFG++, with the unconditional prediction taken from ComfyUI's CFG through
+    a post-CFG function, as ComfyUI's own *_cfg_pp samplers do (which also computes it at cfg 1)."""
     extra_args = {} if extra_args is None else extra_args
     uncond = None
     if cfg_pp:
@@ -113,13 +111,10 @@ def sample_er_sde_comfy(model: Any, x: torch.Tensor, sigmas: torch.Tensor, extra
             f"the schedule has {sigmas.numel()} sigma(s), so there is no step to sample: give the sampler at least "
             "2 sigmas (more steps, or denoise above 0).")
     model_sampling = get_model_sampling(model)
-    if is_flow(model_sampling) and float(sigmas.max()) > 1.001:  # 1 itself is a flow schedule's start
-        raise ERSDEInputError(
-            f"this model predicts as a flow model (x = (1 - sigma) x0 + sigma noise, so sigma must stay within 0..1) "
-            f"but its schedule starts at sigma {float(sigmas.max()):.4g}: its model sampling does not fit its "
-            "prediction (ComfyUI's own er_sde returns NaN here). Give the model a flow model sampling "
-            "(ModelSamplingSD3 / ModelSamplingFlux) or use its own sigmas.")
-    sigmas, alphas = schedule_for(model_sampling, sigmas)
+    try:
+        sigmas, alphas = schedule_for(model_sampling, sigmas)
+    except ValueError as exc:
+        raise ERSDEInputError(f"ER-SDE-Solver cannot sample: {exc}.") from exc
     # as every stock SDE sampler does: the injected noise follows the model's noise scale
     s_noise = s_noise * host_noise_scale(model_sampling)
     if noise_sampler is None:
