@@ -327,7 +327,7 @@ def available_peers(sampling: object, peers=COMFY_PEERS) -> tuple[list[tuple], l
 
 def comfy_peer(comfy: SimpleNamespace, name: str, group: str, noise: str = "none", brownian: bool = False,
                **kwargs: object) -> Sampler:
-    """One of ComfyUI's samplers outside COMFY_PEERS (e.g. euler, for the few-step study)."""
+    """One of ComfyUI's samplers as a benchmark peer (COMFY_PEERS' entries, or another such as euler)."""
     return Sampler(name, _comfy_run(comfy, name, brownian, kwargs), group, False, noise, "--")
 
 
@@ -335,8 +335,7 @@ def peer_samplers() -> tuple[list[Sampler], list[str]]:
     comfy, note = comfy_module()
     if comfy is not None:
         have, notes = available_peers(comfy.sampling)
-        return [Sampler(name, _comfy_run(comfy, name, brown, kw), group, False, noise, "--")
-                for name, group, noise, brown, kw in have], notes
+        return [comfy_peer(comfy, name, group, noise, brown, **kw) for name, group, noise, brown, kw in have], notes
     notes = [note]
     try:
         import k_diffusion.sampling as kds
