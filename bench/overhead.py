@@ -74,6 +74,7 @@ SLOW = {DPM2M_SDE}  # its Brownian tree costs ~50-100x the others: 3 repeats, af
 PLAN_NOISE_SCALES = ("paper_default", "ode")
 PLAN_SCHEMES = ("corrected", "reference", "predictor_corrector")
 AUTO_GUIDANCE = (1.0, 4.5, 7.0, 10.0)
+GUARDED_CFG = 7.0
 AUTO_STEPS = (10, 20, 40)
 
 
@@ -282,14 +283,14 @@ def plan_sampler(noise_scale: str, scheme: str, order: int = 3, guidance_scale: 
                                       noise_scale=noise_scale, scheme=scheme, guidance_scale=guidance_scale)
 
 
-def auto_pick(noise_scale: str, guidance_scale: float, steps: int) -> str:
+def auto_pick(noise_scale: str, guidance_scale: float | None, steps: int) -> str:
     """The order and scheme "auto" runs at `steps` steps of the EDM schedule (its plan is, float for
     float, that choice's plan), e.g. "PC-3" or "ER-2"."""
     sigmas = validate_sigmas(edm_sigmas(steps, torch.float32))
     alphas, phi = validate_alphas(None, sigmas), resolve_noise_scale(noise_scale)
     plan = plan_steps(sigmas, alphas, phi, 3, "auto", 1.0, guidance_scale)
     for order in (1, 2, 3):
-        for scheme, name in (("corrected", "ER"), ("predictor_corrector", "PC")):
+        for scheme, name in (("corrected", "ER"), ("predictor_corrector", "PC"), ("reference", "REF")):
             if plan == plan_steps(sigmas, alphas, phi, order, scheme, 1.0, guidance_scale):
                 return f"{name}-{order}"
     raise AssertionError(f"auto's plan ({noise_scale}, cfg {guidance_scale}, {steps} steps) is no fixed choice's")
@@ -311,14 +312,33 @@ def plan_op_rows(x: torch.Tensor, config: str, comfy_ops: float | None) -> list[
             for order in (1, 2, 3):
                 rows.append(row(f"ER-SDE-{order} {scheme}, {noise_scale}",
                                 op_counts(plan_sampler(noise_scale, scheme, order), x, 5)))
-        for guidance in AUTO_GUIDANCE:
-            for steps in AUTO_STEPS:
-                pick = auto_pick(noise_scale, guidance, steps)
-                if auto_pick(noise_scale, guidance, steps - 1) != pick:
-                    raise AssertionError(f"auto picks differently at {steps - 1} and {steps} steps: pick other counts")
-                rows.append(row(f"auto, {noise_scale}, cfg {guidance:g}, {steps} steps ({pick})",
-                                op_counts(plan_sampler(noise_scale, "auto", 3, guidance), x, steps - 1, steps)))
+        for order in (1, 2, 3):  # the guard's cost: from cfg 3 it covers the corrector on every plan
+            rows.append(row(f"ER-SDE-{order} predictor_corrector, {noise_scale}, cfg {GUARDED_CFG:g} (guarded)",
+                            op_counts(plan_sampler(noise_scale, "predictor_corrector", order, GUARDED_CFG), x, 5)))
+        for guidance, steps in auto_cells(noise_scale):
+            pick = auto_pick(noise_scale, guidance, steps)
+            if auto_pick(noise_scale, guidance, steps - 1) != pick:
+                raise AssertionError(f"auto picks differently at {steps - 1} and {steps} steps: pick other counts")
+            rows.append(row(f"auto, {noise_scale}, cfg {'unknown' if guidance is None else f'{guidance:g}'}, "
+                            f"{steps} steps ({pick})",
+                            op_counts(plan_sampler(noise_scale, "auto", 3, guidance), x, steps - 1, steps)))
     return rows
+
+
+def auto_cells(noise_scale: str) -> list[tuple[float | None, int]]:
+    """Auto's rows: cfg AUTO_GUIDANCE x AUTO_STEPS, then for every other setting its table names with
+    this noise scale (k_diffusion_ext.auto_policy, unknown cfg included) the first cell that picks it."""
+    from k_diffusion_ext.auto_policy import STEPS, TABLE
+    cells: list[tuple[float | None, int]] = [(g, n) for g in AUTO_GUIDANCE for n in AUTO_STEPS]
+    seen = {auto_pick(noise_scale, g, n) for g, n in cells}
+    group = {"ode": "ode", "paper_default": "paper"}[noise_scale]
+    for guidance in [None] + sorted(TABLE[group]):
+        for steps in STEPS:
+            pick = auto_pick(noise_scale, guidance, steps)
+            if pick not in seen:
+                seen.add(pick)
+                cells.append((guidance, steps))
+    return cells
 
 
 def draw_times(x: torch.Tensor, repeats: int) -> tuple[float, float]:
@@ -500,7 +520,8 @@ def _ops_tables(rows_ops: list, rows_plan: list) -> str:
             + ("\n## Operator calls a step by scheme, order and auto's pick\n\n"
                "The same count for every scheme and order (10- and 5-step runs) and for scheme auto at each "
                "guidance scale and step count (between n - 1 and n steps, where its pick, in brackets, is the "
-               "same; ER-k: order k corrected, PC-k: order k predictor_corrector), with the paper's noise "
+               "same; ER-k: order k corrected, PC-k: order k predictor_corrector, REF-k: order k reference), with "
+               "the paper's noise "
                "(paper_default) and on the ODE. Work the plan does once per step (CPU, float64) counts as a "
                "step's. Target: <= 0.5 x ComfyUI's er_sde on every row.\n\n"
                + markdown_table(["config", "sampler", "aten ops / step", "aten ops once a call",

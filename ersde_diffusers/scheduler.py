@@ -101,14 +101,14 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
         s_noise: scales only the injected noise.
         scheme: "corrected" (true third order), "predictor_corrector" (a corrector at no extra
             model call: order + 1 on smooth problems; see docs/predictor-corrector.md for where it
-            loses), "auto" (the order and scheme that measured best for `guidance_scale`, the
+            loses), "auto" (the order and scheme that measured safest for `guidance_scale`, the
             step count and the noise scale, k_diffusion_ext.auto_choice; with guidance_scale None
-            the choice safest across guidance 1-10) or
+            the same rule over guidance 1-10) or
             "reference" (the paper's code).
         guidance_scale: the classifier-free guidance scale the pipeline applies (its
             guidance_scale for SD, SDXL and SD3; 1 for Flux, whose guidance_scale is a
             distilled-guidance input, not CFG). None: unknown. Read by scheme "auto" and by the
-            guard against blown-up samples under strong guidance on noisy plans (above 3; see
+            guard against blown-up samples under strong guidance (from 3; see
             k_diffusion_ext.sample_er_sde).
         noise_source: "portable" (the counter-based stream: a seed gives the same image on
             every device and batch size), "brownian" (a Brownian path on that stream: another step

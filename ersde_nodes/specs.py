@@ -85,10 +85,9 @@ def er_sde_inputs() -> list[InputSpec]:
                   "to reproduce their results. predictor_corrector: corrected, and each step redone through the "
                   "prediction at its end at no extra model call (order k becomes k + 1): more accurate unguided "
                   "and up to CFG 3, less accurate at strong guidance (see docs/predictor-corrector.md). "
-                  "auto: picks from the sampler's cfg and steps what measured best: predictor_corrector up to "
-                  "cfg 3 (2 with reverse_sde); above that, lower orders the fewer steps per unit of cfg "
-                  "(e.g. cfg 7 at 10 steps: order 1). With CFG++ or an unknown cfg: the choice safest across "
-                  "cfg 1-10 (docs/predictor-corrector.md).",
+                  "auto: picks order and scheme from the sampler's cfg, steps and noise: the setting that "
+                  "measured safest across every benchmark model there, never worse than order 3 corrected "
+                  "(or er_sde). With CFG++ or an unknown cfg: the same over cfg 1-10 (docs/guidance.md).",
                   default=names.SCHEME_CORRECTED, options=names.SCHEMES),
         InputSpec(names.IN_CFG_PP, "BOOLEAN", CFG_PP_TOOLTIP, default=False, optional=True),
     ]

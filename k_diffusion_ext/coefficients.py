@@ -20,68 +20,28 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 
+from .auto_policy import auto_choice
 from .noise_scales import NoiseScale, check_noise_scale
 
 SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
 AUTO = "auto"
-# Scheme "auto" (auto_choice): the order and scheme that measured best for the guidance scale the
-# host applies and the number of steps (fitted on bench/results/pc.md, pc_auto.md and
-# pc_steps_fit.md; scored against held-out scales, step counts and models in pc_policy.md). The corrector feeds
-# back the guided prediction at the predicted point, which strong guidance makes rough; noise
-# injected along the path adds to that, and higher orders extrapolate the noise the guidance
-# amplifies. How rough a step is grows with the guidance scale and shrinks with the step count,
-# so above AUTO_MAX_GUIDANCE the choice reads steps / guidance_scale ("steps per unit of guidance").
-AUTO_MAX_GUIDANCE = 3.0        # the ODE and lightly noisy plans: the corrector up to this guidance scale
-AUTO_MAX_GUIDANCE_NOISY = 2.0  # noisy plans (the reverse SDE): up to this one
-# a plan is noisy when its median step draws more than this share of the fresh noise the reverse
-# SDE draws over the same step: (lambda_t^2 - (lambda_s r)^2) / (lambda_t^2 - lambda_t^4 / lambda_s^2),
-# which does not shrink with the step (for phi = x^k it tends to k - 1). ODE 0; the paper's scale:
-# median 0.11-0.23 over 10-200 steps (0.57 at 5); phi = x^1.5: 0.5-0.94; the reverse SDE 1
-AUTO_NOISY_SHARE = 0.6
-# lightly noisy plans above AUTO_MAX_GUIDANCE: order 2 (corrected), from this scale on order 1 with the corrector
-AUTO_STRONG_GUIDANCE = 5.0
-# above AUTO_MAX_GUIDANCE, steps per unit of guidance q = n / g (n steps, g the guidance scale):
-# the ODE and lightly noisy plans run order 1 without the corrector below AUTO_STEPS_ORDER_1; the
-# ODE then runs order 1 with the corrector below AUTO_STEPS_ORDER_1_PC, order 2 below
-# AUTO_STEPS_ORDER_2, order 3 below AUTO_STEPS_ORDER_3, order 2 with the corrector below
-# AUTO_STEPS_ORDER_2_PC and the given order with the corrector from there; noisy plans run order 1
-# with the corrector below AUTO_STEPS_NOISY_ORDER_1 and order 2 (corrected) from there
-AUTO_STEPS_ORDER_1 = 1.75
-AUTO_STEPS_ORDER_1_PC = 2.25
-AUTO_STEPS_ORDER_2 = 3.6
-AUTO_STEPS_ORDER_3 = 6.0
-# ... but from this guidance scale on, order 2 there too: with strong guidance the learned models
-# (the EDM and the flow digits) lose accuracy at order 3 (as DPM-Solver++ reports for guided
-# sampling; the exact guided mixture, a perfectly smooth model, does not; bench/results/pc_policy.md)
-AUTO_ORDER_2_GUIDANCE = 7.0
-# light noise (the paper's scale): from this guidance scale on, order 1 without the corrector below
-# AUTO_STEPS_ORDER_2 steps per unit of guidance (the corrector pays up to cfg 7-8, not at 10-11)
-AUTO_ORDER_1_GUIDANCE_LIGHT = 9.0
-AUTO_STEPS_ORDER_2_PC = 10.0
-AUTO_STEPS_NOISY_ORDER_1 = 4.2
-# the step counts above are those of the schedule they were fitted on (EDM's Karras schedule,
-# lambda 80 down to 0.002); a plan counts its steps as that schedule would for the same mean
-# step in log lambda, so a shorter range (SD's 14.6 to 0.0292, a partial denoise) counts more
-AUTO_REFERENCE_LOG_SPAN = math.log(80.0 / 0.002)
-# flow models (alpha = 1 - sigma) above AUTO_MAX_GUIDANCE, at every step count: the ODE with the
-# corrector (order 2 at most from AUTO_ORDER_2_GUIDANCE), light noise at order 1 with the corrector. The
-# flow-trained digits model wants the corrector under strong guidance on every schedule tried,
-# the EDM-trained one does not (bench/results/auto_limits.md): the plan cannot see the model, but
-# its parametrization is the one the hosts hand over (auto_choice's `flow`, _is_flow)
-
-# The guard (er_sde.er_sde_update, er_sde_correct). With strong guidance (a guidance scale above
-# GUARD_MIN_GUIDANCE handed over) on a noisy plan (median fresh-noise share above GUARD_NOISY_SHARE,
-# auto's measure: the reverse SDE, x^2.5, x^1.5 up to ~30 steps), a step of order >= 2 falls back,
-# per batch item, to order 1 where its noise-free result leaves the range of its start and its
-# predictions (elementwise, widened by GUARD_SLACK times that range); the corrector is dropped
-# for the items it takes out of that range. Strong guidance makes the predictions jump between
-# steps and the extrapolation carries the jump on: on an exact guided mixture
-# (tests/solver/test_blowup.py) that put 2-45 % of the samples beyond twice the data's range at
-# 10-20 steps, from guidance 4 (3.99: 3.9 %; 3.5: 1.2 %; 3: 0.8 %, order 1's level). The ODE, the
-# paper's noise scale and the other quieter plans did not blow up at any guidance up to 10: no
-# guard there, and none without a guidance scale or at 3 and below, so those plans are unchanged
-# bit for bit. The order-1 step stays within that range by construction.
+# The guard (er_sde.er_sde_update, er_sde_correct), from a guidance scale of GUARD_MIN_GUIDANCE
+# handed over. On a noisy plan (median fresh-noise share above GUARD_NOISY_SHARE, auto's measure:
+# the reverse SDE, x^2.5, x^1.5 up to ~30 steps) a step of order >= 2 falls back, per batch item,
+# to order 1 where its noise-free result leaves the range of its start and its predictions
+# (elementwise, widened by GUARD_SLACK times that range). On every plan the predictor-corrector
+# scheme's corrector is dropped for the items it takes out of the range of the predicted point
+# and the predictions: it feeds back the guided prediction at the predicted point, and order 3 at
+# cfg 10 and 10 steps put 2 % of the samples out on the paper's noise scale, 1.6 % on x^2.5 at
+# cfg 3, where order 1 puts none (tests/solver/test_blowup.py). Strong guidance makes the
+# predictions jump between steps and the extrapolation carries the jump on: on an exact guided
+# mixture that put 2-45 % of the samples beyond twice the data's range at 10-20 steps on noisy
+# plans, from guidance 4 (3.99: 3.9 %; 3.5: 1.2 %; 3: 0.8 %). The corrected and reference schemes
+# on the ODE, the paper's noise scale and the other quieter plans did not blow up at any guidance
+# up to 10: no guard there, and none without a guidance scale or below 3. Where nothing leaves
+# the range the guarded output is the unguarded one bit for bit. The order-1 step stays within
+# that range by construction.
 GUARD_MIN_GUIDANCE = 3.0
 GUARD_NOISY_SHARE = 0.6
 GUARD_SLACK = 0.1
@@ -110,8 +70,11 @@ class Step(NamedTuple):
     # start prediction, the one before, ...) that er_sde.er_sde_correct adds to this step's result
     # once the model has been called there; () where the step is not corrected
     corrector: tuple[float, ...] = ()
-    # the guard (strong guidance on a noisy plan, order >= 2; see GUARD_MIN_GUIDANCE): (alpha_t,
-    # 1 / alpha_s, alpha_t (1 - r)), the last the order-1 step's weight of its prediction; () unguarded
+    # the guard (strong guidance; see GUARD_MIN_GUIDANCE): on a noisy plan, a step of order >= 2 and
+    # its corrector: (alpha_t,
+    # 1 / alpha_s, alpha_t (1 - r)), the last the order-1 step's weight of its prediction; the
+    # corrector alone (the predictor-corrector scheme on any plan, or an order-1 step): (alpha_t,);
+    # () unguarded
     guard: tuple[float, ...] = ()
 
 
@@ -304,80 +267,6 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
     return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise, guidance_scale=guidance_scale)
 
 
-def auto_choice(guidance_scale: float | None, noise_shares: Sequence[float], order: int,
-                flow: bool = False, log_span: float | None = None) -> tuple[int, bool]:
-    """Scheme "auto": (the order, whether the predictor-corrector scheme's correctors are kept).
-
-    guidance_scale: the classifier-free guidance scale the host applies (ComfyUI's cfg; 1 for an
-    unguided or guidance-distilled model); None (unknown, e.g. dual-CFG guiders): the choice whose
-    worst ratio to the best fixed setting over guidance 1-10 measured smallest
-    (docs/predictor-corrector.md): the given order with the corrector on the ODE, order 2
-    corrected with light noise (the paper's scale), order 1 with the corrector on noisy plans.
-    noise_shares: per step down to a positive sigma, the fresh noise drawn relative to the reverse
-    SDE's over the same step (_noise_shares, AUTO_NOISY_SHARE); all 0 where no noise is drawn.
-    Their count plus one is the step count the policy reads (a schedule ending at sigma = 0 has
-    that many model calls). The order never exceeds `order`. flow: the plan is a flow model's
-    (alpha = 1 - sigma; _is_flow). log_span: log(lambda_first / lambda_last) over the plan's
-    positive lambdas; the step count is read as n = steps * AUTO_REFERENCE_LOG_SPAN / log_span
-    (the steps the schedule the thresholds were fitted on, EDM's 0.002-80, takes for the same
-    step size in log lambda: SD's Karras schedule, 0.0292-14.6, counts each step 1.7 times).
-
-    With g = guidance_scale and n = steps, above AUTO_MAX_GUIDANCE:
-    ODE: n < 1.75 g order 1; < 2.25 g order 1 + corrector; < 3.6 g order 2; < 6 g order 3
-    (order 2 from g = 7); < 10 g order 2 + corrector; else the given order + corrector.
-    Light noise: n < 1.75 g order 1 (n < 3.6 g from g = 9); else from g = 5 order 1 + corrector,
-    below it order 2.
-    Flow models, ODE and light noise above AUTO_MAX_GUIDANCE, any n: ODE the given order + corrector
-    (order 2 + corrector from g = 7), light noise order 1 + corrector.
-    Noisy plans above AUTO_MAX_GUIDANCE_NOISY: order 1 + corrector where g > AUTO_MAX_GUIDANCE
-    and n < 4.2 g, else order 2."""
-    shares = sorted(noise_shares)
-    noiseless = not any(noise_shares)
-    noisy = bool(shares) and shares[len(shares) // 2] > AUTO_NOISY_SHARE
-    if guidance_scale is None:
-        return (order, True) if noiseless else (1, True) if noisy else (min(order, 2), False)
-    g, steps = guidance_scale, len(shares) + 1
-    if log_span:
-        steps *= AUTO_REFERENCE_LOG_SPAN / log_span
-    if guidance_scale <= (AUTO_MAX_GUIDANCE_NOISY if noisy else AUTO_MAX_GUIDANCE):
-        return order, True
-    if flow and not noisy:
-        return (order if g < AUTO_ORDER_2_GUIDANCE else min(order, 2), True) if noiseless else (1, True)
-    if noisy:
-        if g > AUTO_MAX_GUIDANCE and steps < AUTO_STEPS_NOISY_ORDER_1 * g:
-            return 1, True
-        return min(order, 2), False
-    if steps < AUTO_STEPS_ORDER_1 * g:
-        return 1, False
-    if not noiseless:
-        if g >= AUTO_ORDER_1_GUIDANCE_LIGHT and steps < AUTO_STEPS_ORDER_2 * g:
-            return 1, False
-        return (1, True) if g >= AUTO_STRONG_GUIDANCE else (min(order, 2), False)
-    if steps < AUTO_STEPS_ORDER_1_PC * g:
-        return 1, True
-    if steps < AUTO_STEPS_ORDER_2 * g:
-        return min(order, 2), False
-    if steps < AUTO_STEPS_ORDER_3 * g:
-        return (min(order, 2) if g >= AUTO_ORDER_2_GUIDANCE else order), False
-    if steps < AUTO_STEPS_ORDER_2_PC * g:
-        return min(order, 2), True
-    return order, True
-
-
-def _log_span(lams: torch.Tensor) -> float | None:
-    """log(first / last) of the plan's positive lambdas (None with fewer than two)."""
-    positive = lams[lams > 0]
-    if positive.numel() < 2 or positive.max() == positive.min():
-        return None
-    return math.log(float(positive.max() / positive.min()))
-
-
-def _is_flow(sigmas: torch.Tensor, alphas: torch.Tensor) -> bool:
-    """A flow model's plan: alpha = 1 - sigma at every sigma (what the adapters hand over for
-    flow-matching models: SD3, Flux, Wan, Qwen-Image, ...), with some sigma > 0."""
-    return bool((sigmas > 0).any()) and bool(((sigmas + alphas) - 1.0).abs().max() <= 1e-6)
-
-
 def _noise_shares(lam_s: torch.Tensor, lam_t: torch.Tensor, phi_s: torch.Tensor, phi_t: torch.Tensor,
                   s_noise: float) -> list[float]:
     """Per step down (lambda_s > lambda_t), the fresh noise variance over the reverse SDE's on the
@@ -422,14 +311,13 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
         lam_s, lam_t = lams[idx], lams[idx + 1]
         phi_s, phi_t = torch.as_tensor(phi(lam_s), dtype=torch.float64), torch.as_tensor(phi(lam_t), dtype=torch.float64)
     steps_down = lam_t < lam_s
-    strong = guidance_scale is not None and guidance_scale > GUARD_MIN_GUIDANCE
+    strong = guidance_scale is not None and guidance_scale >= GUARD_MIN_GUIDANCE
     shares = _noise_shares(lam_s[steps_down], lam_t[steps_down], phi_s[steps_down], phi_t[steps_down], s_noise) \
         if scheme == AUTO or strong else []
-    guarded = strong and bool(shares) and sorted(shares)[len(shares) // 2] > GUARD_NOISY_SHARE
     if scheme == AUTO:  # decided first: the plan is then the chosen scheme's, float for float
-        order, keep_correctors = auto_choice(guidance_scale, shares, order, _is_flow(sigmas, alphas),
-                                             _log_span(lams))
-        scheme = PREDICTOR_CORRECTOR if keep_correctors else "corrected"
+        order, scheme = auto_choice(guidance_scale, shares, order)
+    guard_predictor = strong and bool(shares) and sorted(shares)[len(shares) // 2] > GUARD_NOISY_SHARE
+    guard_corrector = strong and scheme == PREDICTOR_CORRECTOR
     if idx.numel():
         s1, s2 = step_integrals(phi, lam_s[steps_down], lam_t[steps_down]) if steps_down.any() else (s1, s2)
         full = torch.zeros((2, idx.numel()), dtype=torch.float64)
@@ -479,7 +367,11 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             # never enters a divided difference (the history restarts after it)
             history_shift = r / (1.0 - r) if r < 1.0 else 0.0
             kick = weights[0] * history_shift if r < 1.0 else alpha_t
-            guard = (alpha_t, 1.0 / alpha_s, alpha_t * (1.0 - r)) if guarded and step_order > 1 else ()
+            guard: tuple[float, ...] = ()
+            if guard_predictor and step_order > 1:
+                guard = (alpha_t, 1.0 / alpha_s, alpha_t * (1.0 - r))
+            elif (guard_predictor or guard_corrector) and corrector:
+                guard = (alpha_t,)
             steps.append(Step(alpha_t / alpha_s * r, weights, alpha_t * s_noise * math.sqrt(variance), False,
                               kick, history_shift, corrector, guard))
         history = min(history + 1, 2)

@@ -63,22 +63,18 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             k + 1 at one model call a step; the model's prediction at the uncorrected x_t is the one
             kept, and the step to sigma = 0 is not corrected. More accurate unguided and up to
             guidance 3 on the ODE, less accurate with strong guidance (docs/predictor-corrector.md).
-            "auto": the order and scheme that measured best for guidance_scale and the step
-            count (coefficients.auto_choice): predictor_corrector up to guidance 3 on the ODE and
-            the paper's noise scale, up to 2 on noisier plans such as the reverse SDE; above that,
-            lower orders the fewer steps per unit of guidance (steps / guidance_scale) the plan
-            has (its steps counted by their size in log lambda), order 2 at most from guidance
-            7, and on flow models (alphas = 1 - sigmas) the corrector at every step count (table
-            in docs/predictor-corrector.md). With guidance_scale None: the choice safest across
-            guidance 1-10 (predictor_corrector on the ODE, corrected at order 2 with the paper's
-            noise scale, predictor_corrector at order 1 on the reverse SDE).
+            "auto": the order and scheme of a measured table (auto_policy.auto_choice) for the
+            plan's noise group (ODE, light noise, reverse SDE), guidance_scale and step count:
+            the fixed setting safest across every benchmark family there (docs/guidance.md).
+            With guidance_scale None: the same rule over guidance 1-10.
         uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
             x0 prediction of the model call just made, ``model`` the guided one
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
         guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
             guidance-distilled, e.g. Flux); None: unknown. Read by scheme "auto" and by the guard:
-            above 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; coefficients.GUARD_MIN_GUIDANCE)
-            a step of order >= 2 falls back to order 1, per batch item, where its noise-free result
+            from 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; coefficients.GUARD_MIN_GUIDANCE)
+            and with scheme "predictor_corrector" on every plan, a step of order >= 2 (or its
+            corrector) falls back to order 1, per batch item, where its noise-free result
             leaves the range of its start and its predictions, and the corrector is dropped where
             it does (strong guidance otherwise blows samples up: tests/solver/test_blowup.py). A
             CFG++ scale is not one (its CFG-equivalent scale changes every step): with `uncond`,
@@ -200,7 +196,7 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
         x.add_(older, alpha=w_older)
     if guidance is not None:
         x.add_(guidance, alpha=step.cfg_pp_kick)
-    if step.guard:
+    if len(step.guard) == 3:  # the predictor's guard (a guard of length 1 is the corrector's alone)
         kept = history_prediction(step, denoised, guidance)
         alpha_t, inv_alpha_s, drift = step.guard
         y_s = start if inv_alpha_s == 1.0 else start * inv_alpha_s
@@ -246,14 +242,14 @@ def er_sde_correct(x: torch.Tensor, step: Step, current: torch.Tensor, *earlier:
 def _leaves_range(y: torch.Tensor, *points: torch.Tensor | None) -> torch.Tensor:
     """The guard's test, per batch item (shape B x 1 x ...): does any element of y leave the range
     of the points (elementwise min to max) widened by GUARD_SLACK times that range on both sides?
-    One comparison a latent, no host-device sync."""
-    present = [p for p in points if p is not None]
-    low, high = present[0], present[0]
-    for p in present[1:]:
-        low, high = torch.minimum(low, p), torch.maximum(high, p)
-    slack = (high - low).mul_(GUARD_SLACK)
-    outside = (y < low - slack).logical_or_(y > high + slack)
-    return outside.flatten(1).any(1).view(-1, *([1] * (y.ndim - 1)))
+    No host-device sync; a fixed handful of operators whatever the number of points (one stack and
+    one aminmax, at the price of a stacked copy of the points while it runs)."""
+    low, high = torch.aminmax(torch.stack([p for p in points if p is not None]), dim=0)
+    # y leaves [low - s w, high + s w] (w = high - low) iff |2 y - (low + high)| > (1 + 2 s) w
+    centre = torch.add(low, high)
+    width = high.sub_(low)
+    outside = torch.sub(y, centre, alpha=0.5).abs_().gt_(width.mul_(0.5 + GUARD_SLACK))
+    return outside.any(dim=tuple(range(1, y.ndim)), keepdim=True) if y.ndim > 1 else outside
 
 
 def history_prediction(step: Step, denoised: torch.Tensor, guidance: torch.Tensor | None = None) -> torch.Tensor:

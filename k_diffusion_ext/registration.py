@@ -24,8 +24,8 @@ def sample_er_sde_solver_auto(model: Callable[..., torch.Tensor], x: torch.Tenso
                               extra_args: dict | None = None, callback: Callable[[dict], Any] | None = None,
                               disable: bool | None = None, *, guidance_scale: float | None = None,
                               **options: Any) -> torch.Tensor:
-    """ER-SDE-Solver Auto: the order (at most 3) and scheme that measured best for the guidance
-    scale and the plan (coefficients.auto_choice), with the paper's default noise scale.
+    """ER-SDE-Solver Auto: the order (at most 3) and scheme that measured safest for the guidance
+    scale and the plan (auto_policy.auto_choice), with the paper's default noise scale.
 
     guidance_scale: the classifier-free guidance scale the model applies (1 for unguided or
     guidance-distilled models); a host adapter reads it from the host (ComfyUI's guider, the

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from bench.overhead import AUTO_GUIDANCE, AUTO_STEPS, auto_pick, op_counts, plan_sampler
+from bench.overhead import auto_cells, auto_pick, op_counts, plan_sampler
 
 # the count does not depend on the latent's size: a small one keeps the profiled runs quick
 LATENT = (1, 4, 8, 8)
@@ -20,14 +20,27 @@ def test_the_corrector_costs_only_its_latent_additions_a_step(noise_scale, order
 
 
 @pytest.mark.parametrize("noise_scale", ["paper_default", "ode"])
-def test_the_auto_rows_cover_every_pick_at_a_fixed_pick(noise_scale):
+def test_the_auto_rows_cover_every_setting_the_table_names(noise_scale):
     # each auto row counts between n - 1 and n steps: the pick must be the same at both, and the rows
     # together must show every order and scheme auto runs with this noise scale
+    from k_diffusion_ext.auto_policy import STEPS, TABLE, UNKNOWN_GUIDANCE, setting
+    group = {"ode": "ode", "paper_default": "paper"}[noise_scale]
+    names = {"corrected": "ER", "predictor_corrector": "PC", "reference": "REF"}
+    expected = {f"{names[scheme]}-{order}" for order, scheme in
+                (setting(label) for row in list(TABLE[group].values()) + [UNKNOWN_GUIDANCE[group]] for label in row)}
     picks = set()
-    for guidance in AUTO_GUIDANCE:
-        for steps in AUTO_STEPS:
-            pick = auto_pick(noise_scale, guidance, steps)
-            assert auto_pick(noise_scale, guidance, steps - 1) == pick
-            picks.add(pick)
-    expected = {"PC-3", "ER-1", "ER-2", "PC-1"} | ({"ER-3", "PC-2"} if noise_scale == "ode" else set())
+    for guidance, steps in auto_cells(noise_scale):
+        pick = auto_pick(noise_scale, guidance, steps)
+        assert auto_pick(noise_scale, guidance, steps - 1) == pick
+        picks.add(pick)
     assert picks == expected
+
+
+def test_the_guard_costs_a_guarded_step_at_most_a_dozen_operators():
+    # from cfg 3 the predictor-corrector scheme is guarded on every plan: its range test and the
+    # fallback are latent-sized operators the user pays every step
+    x = torch.randn(LATENT) * 80
+    for noise_scale in ("paper_default", "ode"):
+        plain = op_counts(plan_sampler(noise_scale, "predictor_corrector", 3), x, 5)[0]
+        guarded = op_counts(plan_sampler(noise_scale, "predictor_corrector", 3, 7.0), x, 5)[0]
+        assert 0 < guarded - plain <= 12, f"{noise_scale}: the guard costs {guarded - plain} operators a step"

@@ -166,12 +166,12 @@ def er_sde_rel_bound():
 
 class AutoChoices:
     """While active, records every decision of the pack's auto policy (coefficients.auto_choice in
-    the solver copy ComfyUI loaded): the guidance scale it got and the (order, corrector) it chose,
+    the solver copy ComfyUI loaded): the guidance scale it got and the (order, scheme) it chose,
     so a test can show which cfg reached it and check the image against that variant."""
 
     def __init__(self, host):
         self.coefficients = host.ersde.sampling.solver.coefficients
-        self.calls: list[tuple[float | None, int, bool]] = []
+        self.calls: list[tuple[float | None, int, str]] = []
 
     def __enter__(self) -> "AutoChoices":
         self.original = original = self.coefficients.auto_choice
@@ -190,8 +190,8 @@ class AutoChoices:
     def variant(self) -> dict:
         """The nodes' order and scheme inputs of the one choice recorded."""
         assert len(self.calls) == 1, f"the auto policy decided {len(self.calls)} times, expected once"
-        _, order, corrector = self.calls[0]
-        return {"order": order, "scheme": "predictor_corrector" if corrector else "corrected"}
+        _, order, scheme = self.calls[0]
+        return {"order": order, "scheme": scheme}
 
 
 @pytest.fixture

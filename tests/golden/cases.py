@@ -11,6 +11,8 @@ in tests/comfyui); the WebUI entries use the host's noise and are host-tested.
 
     python tests/golden/cases.py --write 0.2.0     # only when a new version may change images
     python tests/golden/cases.py --add 0.2.0       # store the outputs of new cases, the others untouched
+    python tests/golden/cases.py --repin 0.2.0     # re-store the auto cases only: a release whose
+                                                   # CHANGELOG says what auto picks now
 """
 from __future__ import annotations
 
@@ -217,11 +219,34 @@ def add_new_cases(version: str) -> list[str]:
     return added
 
 
+def is_policy_case(name: str) -> bool:
+    """The cases of a policy name (scheme auto, ER-SDE-Solver Auto): pinned per release, not forever."""
+    return "scheme auto" in name or names.AUTO_SAMPLER_NAME in name
+
+
+def repin_policy_cases(version: str) -> list[str]:
+    """Re-store the policy cases whose output changed; every other stored output stays as it is."""
+    path = golden_file(version)
+    data = json.loads(path.read_text())
+    changed = []
+    for name, run in cases().items():
+        if is_policy_case(name):
+            new = run().flatten().tolist()
+            if data["outputs"].get(name) != new:
+                data["outputs"][name] = new
+                changed.append(name)
+    path.write_text(json.dumps(data, indent=0) + "\n")
+    return changed
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("--write", "--add"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("--write", "--add", "--repin"):
         sys.exit(__doc__)
     if sys.argv[1] == "--add":
         print("added:", ", ".join(add_new_cases(sys.argv[2])) or "nothing")
+        sys.exit(0)
+    if sys.argv[1] == "--repin":
+        print("re-pinned:", ", ".join(repin_policy_cases(sys.argv[2])) or "nothing")
         sys.exit(0)
     path = golden_file(sys.argv[2])
     path.write_text(json.dumps({"shape": list(SHAPE), "seed": SEED, "outputs": compute()}, indent=0) + "\n")

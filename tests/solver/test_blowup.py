@@ -13,17 +13,20 @@ and its predictions. Without it, order 2 and 3 (every scheme but auto) on the re
 x^2.5, and predictor_corrector order 3 on x^1.5, put 2-45 % of the samples beyond the bound at
 10-20 steps from cfg 4 (test_without_the_guard_strong_guidance_blows_samples_up).
 
-The bound: a sample is blown up when a coordinate leaves 2x the data's range. The data lie
-within DATA_MAX = max |mean coordinate| + 4 std (3.94; per coordinate beyond it with
-probability 6e-5), and the guided distribution itself stays there: the converged guided ODE and
-reverse SDE (order 2, 200 steps) reach at most 3.9 at cfg 10. So a coordinate beyond 2 DATA_MAX
-is the sampler's artefact (in an image: a burnt pixel), not guidance.
+The bound: a sample is blown up when a coordinate leaves 1.5x the farthest coordinate the
+converged guided samplers reach at that cfg (order 2, 200 steps, the ODE and the reverse SDE from
+the same starts: 3.65 at cfg 1, 4.04 at cfg 10), so what the test flags is the sampler's artefact
+(in an image: a burnt pixel), not guidance.
 
-The tolerance: at most 1.5 % of the samples. The first-order step cannot be guarded by falling
-back to a lower order, and it is not clean at 10 steps with cfg 6-10 where noise is injected:
-ER-SDE-1 on the reverse SDE (the step of k-diffusion's euler_ancestral) puts 0.1-0.6 % of the
-samples beyond the bound there (2048 samples, two seeds; euler_ancestral 0.2-0.25 %). The issue's
-failures are 6-11 %."""
+The tolerance: order 1's level. The first-order step cannot be guarded by falling back to a lower
+order, and it is not clean at 10 steps with cfg 6-10 where noise is injected (ER-SDE-1 on the
+reverse SDE, the step of k-diffusion's euler_ancestral, puts 0.1-0.6 % of the samples out there),
+so each setting may put out at most TOLERANCE (2 of the 256 samples) more than ER-SDE-1 on the
+same noise scale, cfg and steps. Before the guard covered the predictor-corrector scheme on every
+plan, its order 3 put 2 % out on the paper's noise scale at cfg 10 and 10 steps and 1.6 % on x^2.5
+at cfg 3, where order 1 puts none."""
+import functools
+
 import pytest
 import torch
 
@@ -33,12 +36,12 @@ from k_diffusion_ext.analytic import guided_mixture_denoiser, karras_sigmas
 DIM, COMPONENTS, CLASSES, STD, SAMPLES = 16, 8, 4, 0.3, 256
 GUIDANCE = (1.0, 3.0, 4.0, 6.0, 8.0, 10.0)
 STEPS = (10, 20, 50)
-TOLERANCE = 0.015
+TOLERANCE = 0.008
 
 means = torch.randn(COMPONENTS, DIM, generator=torch.Generator().manual_seed(1234), dtype=torch.float64)
 classes = torch.arange(COMPONENTS) % CLASSES
 labels = torch.arange(SAMPLES) % CLASSES
-DATA_MAX = means.abs().max().item() + 4 * STD
+DATA_MAX = means.abs().max().item() + 4 * STD  # the data's range: max |mean coordinate| + 4 std
 start = torch.randn(SAMPLES, DIM, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
 
 @pytest.fixture(autouse=True, scope="module")
@@ -51,22 +54,43 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def _run(guidance: float, steps: int, noise_scale: str, scheme: str, order: int, hand_over: bool = True):
+    sigmas = karras_sigmas(steps, 0.002, 80.0)
+    return sample_er_sde(guided_mixture_denoiser(means, STD, classes, labels, guidance), start * sigmas[0], sigmas,
+                         order=order, scheme=scheme, noise_scale=noise_scale,
+                         guidance_scale=guidance if hand_over else None, extra_args={"seed": 1}, disable=True)
+
+
+@functools.lru_cache(maxsize=None)
+def converged_reach(guidance: float) -> float:
+    """The farthest coordinate of the converged guided ODE and reverse SDE (order 2, 200 steps)."""
+    return max(_run(guidance, 200, noise_scale, "corrected", 2).abs().max().item()
+               for noise_scale in ("ode", "reverse_sde"))
+
+
+def share_out(out: torch.Tensor, guidance: float) -> float:
+    peak = out.abs().amax(dim=1)
+    return (~(peak <= 1.5 * converged_reach(guidance))).double().mean().item()  # NaN counts as out
+
+
+@functools.lru_cache(maxsize=None)
+def order_1_share(guidance: float, steps: int, noise_scale: str) -> float:
+    return share_out(_run(guidance, steps, noise_scale, "corrected", 1), guidance)
+
+
 def blown_up(noise_scale: str, scheme: str, order: int, guidance_scales=GUIDANCE, steps_list=STEPS,
              hand_over: bool = True) -> list[str]:
-    """The settings (cfg, steps) where more than TOLERANCE of the samples leave 2 DATA_MAX; the sampler is
-    told the guidance scale as the nodes tell it (hand_over=False: not told, so unguarded)."""
+    """The settings (cfg, steps) where more than TOLERANCE of the samples beyond order 1's share leave
+    1.5x the converged samplers' reach; the sampler is told the guidance scale as the nodes tell it
+    (hand_over=False: not told, so unguarded)."""
     failures = []
     for guidance in guidance_scales:
-        model = guided_mixture_denoiser(means, STD, classes, labels, guidance)
         for steps in steps_list:
-            sigmas = karras_sigmas(steps, 0.002, 80.0)
-            out = sample_er_sde(model, start * sigmas[0], sigmas, order=order, scheme=scheme, noise_scale=noise_scale,
-                                guidance_scale=guidance if hand_over else None, extra_args={"seed": 1}, disable=True)
-            peak = out.abs().amax(dim=1)
-            share = (~(peak <= 2 * DATA_MAX)).double().mean().item()  # NaN counts as blown up
-            if share > TOLERANCE:
-                failures.append(f"cfg {guidance:g}, {steps} steps: {share:.1%} beyond {2 * DATA_MAX:.2f} "
-                                f"(max {peak.max().item():.3g})")
+            share = share_out(_run(guidance, steps, noise_scale, scheme, order, hand_over), guidance)
+            level = order_1_share(guidance, steps, noise_scale)
+            if share > level + TOLERANCE:
+                failures.append(f"cfg {guidance:g}, {steps} steps: {share:.1%} beyond "
+                                f"{1.5 * converged_reach(guidance):.2f} (order 1: {level:.1%})")
     return failures
 
 
@@ -84,14 +108,11 @@ def test_the_guided_mixture_is_exact_cfg():
 
 
 def test_the_converged_guided_sampler_stays_in_the_data_range():
-    """The bound is about the sampler, not guidance: at cfg 10 the converged guided SDE and ODE stay
+    """The bound is about the sampler, not guidance: at every cfg the converged guided SDE and ODE stay
     within the data's range (so nothing the test flags is the guided distribution's own tail)."""
-    model = guided_mixture_denoiser(means, STD, classes, labels, 10.0)
-    sigmas = karras_sigmas(200, 0.002, 80.0)
-    for noise_scale in ("ode", "reverse_sde"):
-        out = sample_er_sde(model, start * sigmas[0], sigmas, order=2, noise_scale=noise_scale,
-                            extra_args={"seed": 1}, disable=True)
-        assert out.abs().max() <= 1.05 * DATA_MAX, f"{noise_scale}: the converged guided samples leave the data's range"
+    for guidance in GUIDANCE:
+        assert converged_reach(guidance) <= 1.05 * DATA_MAX, \
+            f"cfg {guidance:g}: the converged guided samples leave the data's range"
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
@@ -100,29 +121,35 @@ def test_the_converged_guided_sampler_stays_in_the_data_range():
 def test_no_setting_blows_samples_up_under_guidance(noise_scale, scheme, order):
     failures = blown_up(noise_scale, scheme, order)
     assert not failures, (f"{noise_scale}, {scheme}, order {order}: more than {TOLERANCE:.1%} of the samples beyond "
-                          f"2x the data's range at " + "; ".join(failures))
+                          f"order 1's share out of the converged samplers' reach at " + "; ".join(failures))
 
 
 def test_without_the_guard_strong_guidance_blows_samples_up():
     """The test can fail: told no guidance scale (so unguarded), order 3 on the reverse SDE at cfg 8 and
-    10 steps puts several % of the samples beyond the bound (7.0 % measured)."""
+    10 steps puts several % of the samples beyond the bound; so does the predictor-corrector scheme's
+    order 3 on the paper's noise scale at cfg 10."""
     assert blown_up("reverse_sde", "corrected", 3, (8.0,), (10,), hand_over=False), \
         "the unguarded order-3 reverse SDE no longer blows up here: the problem no longer shows what it tests"
+    assert blown_up("paper_default", "predictor_corrector", 3, (10.0,), (10,), hand_over=False), \
+        "the unguarded order-3 predictor-corrector no longer blows up on the paper's noise scale at cfg 10"
 
 
 @pytest.mark.parametrize("noise_scale", ["reverse_sde", "paper_default"])
-def test_the_guard_is_off_without_strong_guidance_and_on_quiet_plans(noise_scale):
-    """Where the guard is off the output is the unguarded one bit for bit: at cfg 3 and below, with no
-    scale handed over, and on quiet plans (the paper's noise scale) at any scale."""
+def test_the_guard_is_off_below_cfg_3_and_for_the_fixed_schemes_on_quiet_plans(noise_scale):
+    """Where the guard is off the output is the unguarded one bit for bit: below cfg 3, with no scale
+    handed over, and for the corrected scheme (the dropdown names) on quiet plans (the paper's noise
+    scale) at any scale. The predictor-corrector scheme is guarded from cfg 3 on every plan."""
     model = guided_mixture_denoiser(means, STD, classes, labels[:32], 8.0)
     sigmas = karras_sigmas(10, 0.002, 80.0)
 
-    def run(guidance):
-        return sample_er_sde(model, start[:32] * sigmas[0], sigmas, order=3, scheme="predictor_corrector",
+    def run(guidance, scheme="predictor_corrector"):
+        return sample_er_sde(model, start[:32] * sigmas[0], sigmas, order=3, scheme=scheme,
                              noise_scale=noise_scale, guidance_scale=guidance, extra_args={"seed": 1}, disable=True)
-    unguarded = run(None)
-    assert torch.equal(run(3.0), unguarded), "the guard changed a run at guidance 3"
+    assert torch.equal(run(2.99), run(None)), "the guard changed a run below guidance 3"
+    assert not torch.equal(run(10.0), run(None)), f"the guard did not act on the predictor-corrector ({noise_scale})"
     if noise_scale == "paper_default":
-        assert torch.equal(run(10.0), unguarded), "the guard changed a run on the paper's (quiet) noise scale"
+        assert torch.equal(run(10.0, "corrected"), run(None, "corrected")), \
+            "the guard changed the corrected scheme on the paper's (quiet) noise scale"
     else:
-        assert not torch.equal(run(10.0), unguarded), "the guard did not act on the reverse SDE at guidance 10"
+        assert not torch.equal(run(10.0, "corrected"), run(None, "corrected")), \
+            "the guard did not act on the reverse SDE at guidance 10"
