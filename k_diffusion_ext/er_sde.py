@@ -73,8 +73,8 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
         guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
             guidance-distilled, e.g. Flux); None: unknown. Read by scheme "auto" and by the guard:
             from 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; coefficients.GUARD_MIN_GUIDANCE)
-            and with scheme "predictor_corrector" on every plan, a step of order >= 2 (or its
-            corrector) falls back to order 1, per batch item, where its noise-free result
+            (and from 8 on the quieter plans for scheme "predictor_corrector"'s corrector), a step of
+            order >= 2 (or its corrector) falls back to order 1, per batch item, where its noise-free result
             leaves the range of its start and its predictions, and the corrector is dropped where
             it does (strong guidance otherwise blows samples up: tests/solver/test_blowup.py). A
             CFG++ scale is not one (its CFG-equivalent scale changes every step): with `uncond`,

@@ -37,10 +37,10 @@ def test_the_auto_rows_cover_every_setting_the_table_names(noise_scale):
 
 
 def test_the_guard_costs_a_guarded_step_at_most_a_dozen_operators():
-    # from cfg 3 the predictor-corrector scheme is guarded on every plan: its range test and the
+    # from cfg 8 the predictor-corrector's corrector is guarded on quiet plans: its range test and the
     # fallback are latent-sized operators the user pays every step
     x = torch.randn(LATENT) * 80
     for noise_scale in ("paper_default", "ode"):
         plain = op_counts(plan_sampler(noise_scale, "predictor_corrector", 3), x, 5)[0]
-        guarded = op_counts(plan_sampler(noise_scale, "predictor_corrector", 3, 7.0), x, 5)[0]
+        guarded = op_counts(plan_sampler(noise_scale, "predictor_corrector", 3, 10.0), x, 5)[0]
         assert 0 < guarded - plain <= 12, f"{noise_scale}: the guard costs {guarded - plain} operators a step"

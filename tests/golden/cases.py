@@ -221,7 +221,7 @@ def add_new_cases(version: str) -> list[str]:
 
 def is_policy_case(name: str) -> bool:
     """The cases of a policy name (scheme auto, ER-SDE-Solver Auto): pinned per release, not forever."""
-    return "scheme auto" in name or names.AUTO_SAMPLER_NAME in name
+    return "scheme auto" in name or f"{names.IN_SCHEME}={names.SCHEME_AUTO}" in name or names.AUTO_SAMPLER_NAME in name
 
 
 def repin_policy_cases(version: str) -> list[str]:

@@ -22,9 +22,9 @@ The tolerance: order 1's level. The first-order step cannot be guarded by fallin
 order, and it is not clean at 10 steps with cfg 6-10 where noise is injected (ER-SDE-1 on the
 reverse SDE, the step of k-diffusion's euler_ancestral, puts 0.1-0.6 % of the samples out there),
 so each setting may put out at most TOLERANCE (2 of the 256 samples) more than ER-SDE-1 on the
-same noise scale, cfg and steps. Before the guard covered the predictor-corrector scheme on every
-plan, its order 3 put 2 % out on the paper's noise scale at cfg 10 and 10 steps and 1.6 % on x^2.5
-at cfg 3, where order 1 puts none."""
+same noise scale, cfg and steps. Before the guard covered the predictor-corrector's corrector on
+quiet plans (from cfg 8) and from cfg 3 on noisy ones, its order 3 put 2 % out on the paper's noise
+scale at cfg 10 and 10 steps and 1.6 % on x^2.5 at cfg 3, where order 1 puts none."""
 import functools
 
 import pytest
@@ -137,8 +137,8 @@ def test_without_the_guard_strong_guidance_blows_samples_up():
 @pytest.mark.parametrize("noise_scale", ["reverse_sde", "paper_default"])
 def test_the_guard_is_off_below_cfg_3_and_for_the_fixed_schemes_on_quiet_plans(noise_scale):
     """Where the guard is off the output is the unguarded one bit for bit: below cfg 3, with no scale
-    handed over, and for the corrected scheme (the dropdown names) on quiet plans (the paper's noise
-    scale) at any scale. The predictor-corrector scheme is guarded from cfg 3 on every plan."""
+    handed over, for the corrected scheme (the dropdown names) on quiet plans (the paper's noise
+    scale) at any scale, and for the predictor-corrector there below cfg 8."""
     model = guided_mixture_denoiser(means, STD, classes, labels[:32], 8.0)
     sigmas = karras_sigmas(10, 0.002, 80.0)
 
@@ -146,6 +146,8 @@ def test_the_guard_is_off_below_cfg_3_and_for_the_fixed_schemes_on_quiet_plans(n
         return sample_er_sde(model, start[:32] * sigmas[0], sigmas, order=3, scheme=scheme,
                              noise_scale=noise_scale, guidance_scale=guidance, extra_args={"seed": 1}, disable=True)
     assert torch.equal(run(2.99), run(None)), "the guard changed a run below guidance 3"
+    if noise_scale == "paper_default":
+        assert torch.equal(run(7.99), run(None)), "the guard changed the corrector on a quiet plan below cfg 8"
     assert not torch.equal(run(10.0), run(None)), f"the guard did not act on the predictor-corrector ({noise_scale})"
     if noise_scale == "paper_default":
         assert torch.equal(run(10.0, "corrected"), run(None, "corrected")), \
