@@ -21,13 +21,47 @@ import math
 from typing import Sequence
 
 NOISY_SHARE = 0.6
-STEPS = (10, 14, 20, 30, 50)
 # noise group -> cfg -> the setting per STEPS entry ("3 PC": order 3, predictor_corrector;
-# "3 reference": order 3, the paper's scheme; "2": order 2, corrected)
+# "3 reference": order 3, the paper's scheme; "2": order 2, corrected); UNKNOWN_GUIDANCE: the cfg
+# is unknown (a guider without one, CFG++), the same rule over cfg 1-10. Written by
+# `python -m bench.auto_policy derive` (bench/results/auto_policy, 2026-12-08).
+STEPS = (10, 14, 20, 30, 50)
 TABLE: dict[str, dict[float, tuple[str, ...]]] = {
+    "ode": {
+        1.0: ('3 PC', '3 PC', '3 PC', '3 PC', '3 PC'),
+        2.0: ('3 PC', '3 PC', '3 PC', '2 PC', '3 PC'),
+        3.0: ('2 PC', '3 PC', '3 PC', '2 PC', '3 PC'),
+        4.5: ('3', '2 PC', '2 PC', '2 PC', '3 PC'),
+        6.0: ('3', '3', '3', '3', '2 PC'),
+        8.0: ('2', '2', '2 PC', '2 PC', '3'),
+        10.0: ('2', '2 PC', '2 PC', '2 PC', '2 PC'),
+        12.0: ('2', '2', '2 PC', '2 PC', '2 PC'),
+    },
+    "paper": {
+        1.0: ('2 PC', '2 PC', '1 PC', '1 PC', '1 PC'),
+        2.0: ('2 PC', '2 PC', '1 PC', '1 PC', '1 PC'),
+        3.0: ('2', '1 PC', '1 PC', '1 PC', '1 PC'),
+        4.5: ('1 PC', '1 PC', '1 PC', '1', '1 PC'),
+        6.0: ('1 PC', '1 PC', '1 PC', '1 PC', '1 PC'),
+        8.0: ('2', '1 PC', '1 PC', '1', '1'),
+        10.0: ('1', '1', '1 PC', '1', '1 PC'),
+        12.0: ('1', '1', '1', '1', '1 PC'),
+    },
+    "reverse_sde": {
+        1.0: ('2 PC', '2 PC', '1 PC', '1 PC', '1 PC'),
+        2.0: ('2 PC', '2 PC', '2', '1 PC', '1 PC'),
+        3.0: ('2 PC', '2 PC', '2 PC', '2', '1 PC'),
+        4.5: ('1 PC', '2', '2 PC', '1 PC', '1 PC'),
+        6.0: ('1', '1', '1 PC', '1', '1 PC'),
+        8.0: ('1', '1', '1', '1', '1'),
+        10.0: ('1', '1', '1', '1', '1 PC'),
+        12.0: ('1', '1', '1', '1 PC', '1 PC'),
+    },
 }
-# the cfg is unknown (a guider without one, CFG++): the same rule over cfg 1-10
 UNKNOWN_GUIDANCE: dict[str, tuple[str, ...]] = {
+    "ode": ('3', '3', '3', '3', '3'),
+    "paper": ('2', '3 reference', '1 PC', '1 PC', '1 PC'),
+    "reverse_sde": ('3 reference', '2', '3', '2', '2'),
 }
 SCHEME_OF = {"": "corrected", "PC": "predictor_corrector", "reference": "reference"}
 
