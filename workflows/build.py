@@ -757,12 +757,12 @@ def qwen_image_txt2img() -> Graph:
 
 # The Z-Image Turbo graph's sampler name (its note line below says why). Z-Image Turbo is distilled
 # to 8-9 steps at cfg 1; in the few-step benchmark (docs/benchmarks.md#few-steps-without-guidance-
-# distilled-models, cfg 1, 4-10 NFE) auto (order 3 with the corrector at cfg 1) is the best of our
-# names and ties the best stock samplers on the flow model at 6-10 steps.
+# distilled-models, cfg 1, 4-10 NFE) auto (order 2 with the corrector at cfg 1 and up to 11 steps)
+# is the best of our names from 6 steps and ties the best stock samplers on the flow model at 6-10.
 ZIMAGE_TURBO_SAMPLER = names.AUTO_SAMPLER_NAME
-ZIMAGE_TURBO_SAMPLER_NOTE = (f"- sampler_name {ZIMAGE_TURBO_SAMPLER}: at cfg 1 it runs order 3 with the corrector, the "
-                             "best of our names at 4-10 steps without guidance in our benchmarks (none of them is a "
-                             "distilled model: compare with euler, the model's own sampler)")
+ZIMAGE_TURBO_SAMPLER_NOTE = (f"- sampler_name {ZIMAGE_TURBO_SAMPLER}: at cfg 1 and 8 steps it runs order 2 with the "
+                             "corrector, the best of our names at 6-10 steps without guidance in our benchmarks (none of "
+                             "them is a distilled model: compare with euler, the model's own sampler)")
 
 ZIMAGE_TURBO_UNET = ModelFile("z_image_turbo_bf16.safetensors", "diffusion_models",
                               "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/"
