@@ -26,16 +26,19 @@ def test_exp_heun_peers_sit_in_the_groups_of_the_sde_they_solve():
     assert groups["exp_heun_2_x0_sde"] == groups["seeds_2"] == "reverse_sde"  # eta 1
 
 
-def test_auto_at_cfg_1_runs_order_3_with_the_corrector():
-    # what the few-step report says of er_sde_solver_auto on an unguided model
+def test_auto_at_cfg_1_runs_what_its_table_names_for_few_steps():
+    # what the few-step report says of er_sde_solver_auto on an unguided model: at cfg 1 and up to
+    # 11 steps, order 2 with the corrector (k_diffusion_ext.auto_policy)
     from k_diffusion_ext.analytic import mixture_denoiser
+    from k_diffusion_ext.auto_policy import choose, setting
+    assert setting(choose("paper", 1.0, 6)) == (2, "predictor_corrector")
     means = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     model = mixture_denoiser(means, 0.3)
     for space in ("edm", "flow"):
         sigmas = sigmas_for(space, 6, torch.float64)
         x = torch.randn(32, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * sigmas[0]
         auto = dict(few_step.OURS)["er_sde_solver_auto"](model, x, sigmas, 5, space)
-        torch.testing.assert_close(auto, ours(3, scheme="predictor_corrector")(model, x, sigmas, 5, space))
+        torch.testing.assert_close(auto, ours(2, scheme="predictor_corrector")(model, x, sigmas, 5, space))
         assert not torch.equal(auto, ours(3)(model, x, sigmas, 5, space))
 
 
