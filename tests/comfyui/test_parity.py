@@ -14,6 +14,9 @@ import torch
 
 KINDS = ["eps", "v", "flow"]
 STEPS = 10
+# below the guard: from cfg 3 on noisy plans (the reverse SDE, a model noise scale of 8) it departs,
+# by design, from stock er_sde (tests/solver/test_blowup.py); parity is what holds below it
+CFG = 2.5
 # REL_BOUND: conftest's er_sde_rel_bound (measured differences there).
 
 
@@ -24,7 +27,7 @@ def sample(model, conds, sampler, seed=21, batch=2):
     import comfy.samplers
     # karras: for the flow model it starts at sigma = 1, so both samplers must nudge it
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", STEPS)
-    return comfy.sample.sample_custom(model, noise, 3.0, sampler, sigmas, conds[0], conds[1], latent,
+    return comfy.sample.sample_custom(model, noise, CFG, sampler, sigmas, conds[0], conds[1], latent,
                                       disable_pbar=True, seed=seed)
 
 
