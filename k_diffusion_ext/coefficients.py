@@ -21,35 +21,12 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 
 from .auto_policy import auto_choice
+from .guard import GUARD_MIN_GUIDANCE, guarded_parts
 from .noise_scales import NoiseScale, check_noise_scale
 
 SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
 AUTO = "auto"
-# The guard (er_sde.er_sde_update, er_sde_correct), from a guidance scale of GUARD_MIN_GUIDANCE
-# handed over. On a noisy plan (median fresh-noise share above GUARD_NOISY_SHARE, auto's measure:
-# the reverse SDE, x^2.5, x^1.5 up to ~30 steps) a step of order >= 2 falls back, per batch item,
-# to order 1 where its noise-free result leaves the range of its start and its predictions
-# (elementwise, widened by GUARD_SLACK times that range), and the predictor-corrector scheme's
-# corrector (order 1 included) is dropped for the items it takes out of the range of the
-# predicted point and the predictions. On quieter plans the corrector alone is guarded, from
-# GUARD_MIN_GUIDANCE_CORRECTOR: it feeds back the guided prediction at the predicted point, and
-# order 3 at cfg 10 and 10 steps put 2 % of the samples out on the paper's noise scale where
-# order 1 puts none (tests/solver/test_blowup.py); at cfg 3-6 it did not, and there the range test
-# would drop it for 30-90 % of a learned model's items in the late steps (the digits models),
-# turning the scheme into the corrected one. Strong guidance makes the
-# predictions jump between steps and the extrapolation carries the jump on: on an exact guided
-# mixture that put 2-45 % of the samples beyond twice the data's range at 10-20 steps on noisy
-# plans, from guidance 4 (3.99: 3.9 %; 3.5: 1.2 %; 3: 0.8 %; x^2.5 at 3 with the corrector: 1.6 %).
-# The corrected and reference schemes on the ODE, the paper's noise scale and the other quieter
-# plans did not blow up at any guidance up to 10: no guard there, and none without a guidance
-# scale or below 3. Where nothing leaves
-# the range the guarded output is the unguarded one bit for bit. The order-1 step stays within
-# that range by construction.
-GUARD_MIN_GUIDANCE = 3.0
-GUARD_MIN_GUIDANCE_CORRECTOR = 8.0  # the corrector on quiet plans (noisy plans: GUARD_MIN_GUIDANCE)
-GUARD_NOISY_SHARE = 0.6
-GUARD_SLACK = 0.1
 GAUSS_NODES = 16
 # widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
 # scales to ~1e-15 relative over it
@@ -75,7 +52,7 @@ class Step(NamedTuple):
     # start prediction, the one before, ...) that er_sde.er_sde_correct adds to this step's result
     # once the model has been called there; () where the step is not corrected
     corrector: tuple[float, ...] = ()
-    # the guard (strong guidance; see GUARD_MIN_GUIDANCE): on a noisy plan, a step of order >= 2 and
+    # the guard (strong guidance; see guard.py): on a noisy plan, a step of order >= 2 and
     # its corrector: (alpha_t,
     # 1 / alpha_s, alpha_t (1 - r)), the last the order-1 step's weight of its prediction; the
     # corrector alone (the predictor-corrector scheme on any plan, or an order-1 step): (alpha_t,);
@@ -321,9 +298,7 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
         if scheme == AUTO or strong else []
     if scheme == AUTO:  # decided first: the plan is then the chosen scheme's, float for float
         order, scheme = auto_choice(guidance_scale, shares, order)
-    guard_predictor = strong and bool(shares) and sorted(shares)[len(shares) // 2] > GUARD_NOISY_SHARE
-    guard_corrector = scheme == PREDICTOR_CORRECTOR and guidance_scale is not None \
-        and guidance_scale >= GUARD_MIN_GUIDANCE_CORRECTOR
+    guard_predictor, guard_corrector = guarded_parts(guidance_scale, scheme == PREDICTOR_CORRECTOR, shares)
     if idx.numel():
         s1, s2 = step_integrals(phi, lam_s[steps_down], lam_t[steps_down]) if steps_down.any() else (s1, s2)
         full = torch.zeros((2, idx.numel()), dtype=torch.float64)

@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 import torch
 
-from .coefficients import GUARD_SLACK, Step, plan_steps, validate_alphas, validate_sigmas
+from .coefficients import Step, plan_steps, validate_alphas, validate_sigmas
+from .guard import leaves_range
 from .noise import NoiseSampler, per_item_noise_sampler
 from .noise_scales import DEFAULT_NOISE_SCALE, NoiseScale, resolve_noise_scale
 
@@ -72,7 +73,7 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
         guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
             guidance-distilled, e.g. Flux); None: unknown. Read by scheme "auto" and by the guard:
-            from 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; coefficients.GUARD_MIN_GUIDANCE)
+            from 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; guard.GUARD_MIN_GUIDANCE)
             (and from 8 on the quieter plans for scheme "predictor_corrector"'s corrector), a step of
             order >= 2 (or its corrector) falls back to order 1, per batch item, where its noise-free result
             leaves the range of its start and its predictions, and the corrector is dropped where
@@ -180,7 +181,7 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
     (+ cfg_pp_kick guidance with CFG++), or the prediction itself on the step to sigma = 0.
     ``previous`` and ``older`` are the kept predictions (``history_prediction``) of the two
     steps before; ``noise`` is unit Gaussian like x, needed only where step.noise_std > 0.
-    A guarded step (Step.guard: strong guidance on a noisy plan, see coefficients.GUARD_MIN_GUIDANCE)
+    A guarded step (Step.guard: strong guidance on a noisy plan, see guard.GUARD_MIN_GUIDANCE)
     takes the order-1 update for the batch items whose noise-free result leaves the range of x / alpha_s
     and the predictions it extrapolates from (widened by GUARD_SLACK of it); the others are untouched.
     ``er_sde_step`` calls it for sample_er_sde's loop and the diffusers scheduler: the math exists once."""
@@ -200,7 +201,7 @@ def er_sde_update(x: torch.Tensor, step: Step, denoised: torch.Tensor, previous:
         kept = history_prediction(step, denoised, guidance)
         alpha_t, inv_alpha_s, drift = step.guard
         y_s = start if inv_alpha_s == 1.0 else start * inv_alpha_s
-        outside = _leaves_range(x if alpha_t == 1.0 else x / alpha_t, y_s, kept, previous if w_previous else None,
+        outside = leaves_range(x if alpha_t == 1.0 else x / alpha_t, y_s, kept, previous if w_previous else None,
                                 older if w_older else None)  # the points this step extrapolates from
         x = torch.where(outside, torch.mul(start, step.x_weight).add_(kept, alpha=drift), x)
     if step.noise_std:
@@ -236,20 +237,7 @@ def er_sde_correct(x: torch.Tensor, step: Step, current: torch.Tensor, *earlier:
     # the predicted point and the predictions (the same test as the predictor's)
     alpha_t = step.guard[0]
     scaled = (x, corrected) if alpha_t == 1.0 else (x / alpha_t, corrected / alpha_t)
-    return torch.where(_leaves_range(scaled[1], scaled[0], *predictions[:len(step.corrector)]), x, corrected)
-
-
-def _leaves_range(y: torch.Tensor, *points: torch.Tensor | None) -> torch.Tensor:
-    """The guard's test, per batch item (shape B x 1 x ...): does any element of y leave the range
-    of the points (elementwise min to max) widened by GUARD_SLACK times that range on both sides?
-    No host-device sync; a fixed handful of operators whatever the number of points (one stack and
-    one aminmax, at the price of a stacked copy of the points while it runs)."""
-    low, high = torch.aminmax(torch.stack([p for p in points if p is not None]), dim=0)
-    # y leaves [low - s w, high + s w] (w = high - low) iff |2 y - (low + high)| > (1 + 2 s) w
-    centre = torch.add(low, high)
-    width = high.sub_(low)
-    outside = torch.sub(y, centre, alpha=0.5).abs_().gt_(width.mul_(0.5 + GUARD_SLACK))
-    return outside.any(dim=tuple(range(1, y.ndim)), keepdim=True) if y.ndim > 1 else outside
+    return torch.where(leaves_range(scaled[1], scaled[0], *predictions[:len(step.corrector)]), x, corrected)
 
 
 def history_prediction(step: Step, denoised: torch.Tensor, guidance: torch.Tensor | None = None) -> torch.Tensor:

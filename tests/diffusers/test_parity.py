@@ -225,7 +225,7 @@ def test_order_three_converges_with_order_three(kind):
 @pytest.mark.parametrize("scheme", ["corrected", "predictor_corrector"])
 @pytest.mark.parametrize("prediction_type", ["epsilon", "flow_prediction"])
 def test_the_guard_acts_in_the_scheduler_as_in_sample_er_sde(prediction_type, scheme):
-    """Strong guidance on a noisy plan turns the guard on (k_diffusion_ext.coefficients.GUARD_MIN_GUIDANCE):
+    """Strong guidance on a noisy plan turns the guard on (k_diffusion_ext.guard.GUARD_MIN_GUIDANCE):
     the scheduler, told the scale by its guidance_scale key, falls back where sample_er_sde does."""
     seed = 7
     config = dict(noise_scale="reverse_sde", noise_seed=seed, scheme=scheme, guidance_scale=7.0)

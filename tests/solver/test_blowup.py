@@ -6,7 +6,7 @@ its class by classifier-free guidance on the exact denoisers
 nodes list runs at cfg 1, 3, 6, 8 and 10 and 10, 20 and 50 steps (the EDM schedule, sigma 80 to
 0.002), 256 samples, one noise seed.
 
-What keeps them in range is the guard (k_diffusion_ext.coefficients.GUARD_MIN_GUIDANCE): with a
+What keeps them in range is the guard (k_diffusion_ext.guard.GUARD_MIN_GUIDANCE): with a
 guidance scale above 3 handed over (the nodes hand over the host's cfg) on a noisy plan, a step
 of order >= 2 falls back to order 1 for the items it would take out of the range of its start
 and its predictions. Without it, order 2 and 3 (every scheme but auto) on the reverse SDE and
