@@ -45,6 +45,7 @@ from typing import Callable
 import torch
 
 from k_diffusion_ext import sample_er_sde
+from k_diffusion_ext.auto_policy import choose
 
 from .common import header, markdown_table
 from .metrics import frechet_stats, gaussian_stats
@@ -112,9 +113,8 @@ def run_unit(family: str, cfg: float, steps_list: tuple[int, ...], starts: int, 
                 rows[label][steps].append([float(err.pow(2).mean().sqrt()), float(err.median())])
     problem = FAMILIES[family](cfg, SDE_N)
     for group in ("paper", "reverse_sde"):
-        ref_seed = REFERENCE_SEED
-        reference = run_setting(problem, "3", group, SDE_REFERENCE_STEPS, start_set(problem, SDE_N, ref_seed + 1),
-                                ref_seed)
+        reference = run_setting(problem, "3", group, SDE_REFERENCE_STEPS,
+                                start_set(problem, SDE_N, REFERENCE_SEED + 1), REFERENCE_SEED)
         ref_stats = gaussian_stats(problem.features(reference))
         rows = out.setdefault(group, {label: {s: [] for s in steps_list} for label in SETTINGS})
         for k in range(starts):
@@ -175,6 +175,11 @@ def stats(values: list[list[float]]) -> tuple[float, float]:
     return statistics.fmean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0
 
 
+def bars(group: str) -> list[str]:
+    """The settings Auto must not lose to in this noise group (decision 3)."""
+    return [DROPDOWN_DEFAULT] + ([COMFY_ER_SDE] if group == "paper" else [])
+
+
 def worse(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """a worse than b beyond the start sets' spread."""
     return a[0] - b[0] > max(a[1], b[1])
@@ -197,8 +202,7 @@ def regret(rows: dict, label: str) -> float:
 def pick(rows_list: list[dict], group: str) -> str:
     """The decision rule over one or more cells' family rows (several: the unknown-cfg rule)."""
     def violations(label: str) -> int:
-        bars = [DROPDOWN_DEFAULT] + ([COMFY_ER_SDE] if group == "paper" else [])
-        return sum(worse(r[label], r[b]) for rows in rows_list for r in rows.values() for b in bars)
+        return sum(worse(r[label], r[b]) for rows in rows_list for r in rows.values() for b in bars(group))
 
     def over_two(label: str) -> int:
         return sum(not within_two(r[label], r[min(r, key=lambda k: r[k][0])])
@@ -242,12 +246,6 @@ def as_python(table: dict) -> str:
     return "\n".join(lines + ["}"])
 
 
-def auto_label(group: str, cfg: float, steps: int) -> str:
-    """What the product's Auto picks there (k_diffusion_ext.auto_policy), as a SETTINGS label."""
-    from k_diffusion_ext.auto_policy import choose
-    return choose(group, cfg, steps)
-
-
 def within_two(auto: tuple[float, float], best: tuple[float, float]) -> bool:
     """Auto's ratio to the best is at most 2 beyond the start sets' spread."""
     return auto[0] - max(auto[1], best[1]) <= 2 * best[0]
@@ -260,16 +258,15 @@ def assess(cells: dict, grid: str, families) -> list[dict]:
     for group in GROUPS:
         for cfg in cfgs:
             for steps in steps_list:
-                label = auto_label(group, cfg, steps)
+                label = choose(group, cfg, steps)
                 for family, rows in family_rows(cells, group, cfg, steps, families).items():
                     best = min(rows, key=lambda k: rows[k][0])
-                    bars = [DROPDOWN_DEFAULT] + ([COMFY_ER_SDE] if group == "paper" else [])
                     unit = cells[(family, cfg)][group]
                     medians = {k: statistics.fmean(v[1] for v in unit[k][steps]) for k in SETTINGS}
                     out.append({"group": group, "cfg": cfg, "steps": steps, "family": family, "auto": label,
                                 "best": best, "value": rows[label], "best_value": rows[best],
                                 "ratio": rows[label][0] / rows[best][0], "within_two": within_two(rows[label], rows[best]),
-                                "loses_to": [b for b in bars if worse(rows[label], rows[b])],
+                                "loses_to": [b for b in bars(group) if worse(rows[label], rows[b])],
                                 "median_ratio": medians[label] / min(medians.values()) if group == "ode" else None})
     return out
 
@@ -304,18 +301,17 @@ def conflicts(cells: dict) -> list[list[str]]:
     cfgs, steps_list = GRIDS["fit"]
     out = []
     for group in GROUPS:
-        bars = [DROPDOWN_DEFAULT] + ([COMFY_ER_SDE] if group == "paper" else [])
         for cfg in cfgs:
             for steps in steps_list:
                 rows = family_rows(cells, group, cfg, steps, FITTED)
                 if not rows or any(all(within_two(r[label], r[min(r, key=lambda k: r[k][0])])
-                                       and not any(worse(r[label], r[b]) for b in bars) for r in rows.values())
+                                       and not any(worse(r[label], r[b]) for b in bars(group)) for r in rows.values())
                                    for label in SETTINGS):
                     continue
-                auto = auto_label(group, cfg, steps)
+                auto = choose(group, cfg, steps)
                 out.append([group, f"{cfg:g}", str(steps), auto, "; ".join(
                     f"{f}: " + ", ".join(f"{label} {r[label][0]:.3g} ± {r[label][1]:.2g}"
-                                         for label in dict.fromkeys([min(r, key=lambda k: r[k][0]), auto] + bars))
+                                         for label in dict.fromkeys([min(r, key=lambda k: r[k][0]), auto] + bars(group)))
                     for f, r in rows.items())])
     return out
 
@@ -364,8 +360,8 @@ def report(argv: list[str]) -> str:
 
 
 def sources() -> list[list[str]]:
-    return [json.loads(p.read_text())["command"] for p in sorted(FOLDER.glob("*.json"))
-            if "quick" not in p.name and "command" in json.loads(p.read_text())]
+    runs = [json.loads(p.read_text()) for p in sorted(FOLDER.glob("*.json")) if "quick" not in p.name]
+    return [run["command"] for run in runs if "command" in run]
 
 
 def main(argv: list[str] | None = None) -> None:

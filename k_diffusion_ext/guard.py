@@ -5,10 +5,12 @@ from typing import Sequence
 
 import torch
 
+from .auto_policy import noise_group
+
 # The guard (applied in er_sde.er_sde_update and er_sde_correct; planned in
 # coefficients.plan_steps), from a guidance scale of GUARD_MIN_GUIDANCE handed over. On a noisy plan
-# (median fresh-noise share above GUARD_NOISY_SHARE, auto's measure: the reverse SDE, x^2.5, x^1.5
-# up to ~30 steps) a step of order >= 2 falls back, per batch item, to order 1 where its noise-free
+# (auto_policy.noise_group's heavy noise: the median step draws more than 0.6 of the reverse SDE's
+# fresh noise; the reverse SDE, x^2.5, x^1.5 up to ~30 steps) a step of order >= 2 falls back, per batch item, to order 1 where its noise-free
 # result leaves the range of its start and its predictions (elementwise, widened by GUARD_SLACK
 # times that range), and the predictor-corrector scheme's corrector (order 1 included) is dropped
 # for the items it takes out of the range of the predicted point and the predictions. On quieter
@@ -26,7 +28,6 @@ import torch
 # The order-1 step stays within that range by construction.
 GUARD_MIN_GUIDANCE = 3.0
 GUARD_MIN_GUIDANCE_CORRECTOR = 8.0  # the corrector on quiet plans (noisy plans: GUARD_MIN_GUIDANCE)
-GUARD_NOISY_SHARE = 0.6
 GUARD_SLACK = 0.1
 
 
@@ -36,8 +37,7 @@ def guarded_parts(guidance_scale: float | None, corrector: bool, noise_shares: S
     computed where guidance_scale >= GUARD_MIN_GUIDANCE)."""
     if guidance_scale is None or guidance_scale < GUARD_MIN_GUIDANCE:
         return False, False
-    shares = sorted(noise_shares)
-    noisy = bool(shares) and shares[len(shares) // 2] > GUARD_NOISY_SHARE
+    noisy = noise_group(noise_shares) == "reverse_sde"
     return noisy, corrector and (noisy or guidance_scale >= GUARD_MIN_GUIDANCE_CORRECTOR)
 
 
