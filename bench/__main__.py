@@ -3,7 +3,8 @@
     python -m bench                 # list them: what each measures, how long it runs
     python -m bench NAME [ARGS...]  # run one (ARGS as its own --help says, e.g. --quick)
 
-Each report in bench/results starts with the command, date, machine and software that made it.
+Each writes its reports to bench/results/NAME, each headed by the command, date, machine, software and
+commit that made it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ class Benchmark(NamedTuple):
     module: str
     measures: str
     runtime: str  # as measured on this project's 2-core CPU machines (docs/benchmarks.md)
+
+    @property
+    def report(self) -> str:
+        """The folder its reports go to: bench/results/NAME, NAME being its module's."""
+        return "bench/results/" + self.module.rsplit(".", 1)[1]
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -31,9 +37,6 @@ BENCHMARKS: dict[str, Benchmark] = {
                         "~17 min on 2 shared cores"),
     "noise_study": Benchmark("bench.noise_study", "what ER-SDE-3 converges to under each noise scale",
                              "~40 min; --spread 100: 3 min"),
-    "expansions": Benchmark("bench.expansions", "what the solver interpolates, and in which variable",
-                            "~15 min on one core; --quick 40 s"),
-    "flow_slope": Benchmark("bench.flow_slope", "the ODE solvers' order on an analytic flow problem", "under a minute"),
     "consistency": Benchmark("bench.consistency", "the same seed at 20 and 40 steps", "~1 min"),
     "overhead": Benchmark("bench.overhead", "the samplers' own cost a step: time, memory, operator calls, against "
                           "ComfyUI's and diffusers' samplers", "~7 min on 2 cores; --quick ~30 s; --ops-only ~35 s"),
@@ -42,7 +45,7 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 def listing() -> str:
     width = max(map(len, BENCHMARKS))
-    return "\n".join(f"{name:<{width}}  {b.measures} ({b.runtime})" for name, b in BENCHMARKS.items())
+    return "\n".join(f"{name:<{width}}  {b.measures} ({b.runtime}) -> {b.report}" for name, b in BENCHMARKS.items())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -47,12 +47,12 @@ import torch
 from k_diffusion_ext import sample_er_sde
 from k_diffusion_ext.auto_policy import choose
 
-from .common import header, markdown_table
+from .common import RESULTS, header, markdown_table
 from .metrics import frechet_stats, gaussian_stats
 from .models import digits_problem, guided_mixture_problem, labelled_problem, mixture_problem, photo_problem
 from .samplers import _alphas, sigmas_for
 
-FOLDER = Path(__file__).resolve().parent / "results" / "auto_policy"
+FOLDER = RESULTS / "auto_policy"
 GROUPS = {"ode": "ode", "paper": "paper_default", "reverse_sde": "reverse_sde"}
 # label -> (order, scheme)
 SETTINGS = {

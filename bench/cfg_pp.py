@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s]{msg}", flush=True)
 
     result = run(args.n or size["n"], seeds, args.space, log)
-    out = out_dir(args.out, args.quick)
+    out = out_dir("cfg_pp", args.out, args.quick)
     stem = "cfg_pp" if args.space == "edm" else f"cfg_pp_{args.space}"
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
     (out / f"{stem}.md").write_text(report(result, ["bench.cfg_pp"] + (sys.argv[1:] if argv is None else argv)))

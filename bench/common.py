@@ -1,4 +1,5 @@
-"""Shared bits of the benchmarks: machine description, markdown tables, output folders."""
+"""Shared bits of the benchmarks: the report header (date, machine, software, commit, command), markdown
+tables, output folders (bench/results/NAME per benchmark)."""
 from __future__ import annotations
 
 import datetime
@@ -55,12 +56,26 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+def commit() -> str:
+    """The project's commit, marked when the code that measures or is measured differs from it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "bench/*.py", "bench/models",
+                                "k_diffusion_ext"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return "unknown (no git)"
+    return (head + " with uncommitted changes" if dirty else head) or "unknown (no git)"
+
+
 def header(title: str, argv: list[str]) -> str:
     now = datetime.datetime.now().astimezone()
     return (f"# {title}\n\n"
             f"- date: {now:%Y-%m-%d %H:%M %Z}\n"
             f"- machine: {machine_line()}\n"
             f"- software: {versions()}\n"
+            f"- commit: {commit()}\n"
             f"- command: `python -m {' '.join(argv)}`\n")
 
 
@@ -70,8 +85,9 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def out_dir(path: str | None, quick: bool) -> Path:
-    d = Path(path) if path else (RESULTS / "quick" if quick else RESULTS)
+def out_dir(name: str, path: str | None = None, quick: bool = False) -> Path:
+    """Where benchmark NAME writes: --out if given, else bench/results/NAME (its quick runs in quick/, not kept)."""
+    d = Path(path) if path else (RESULTS / name / "quick" if quick else RESULTS / name)
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -6,7 +6,7 @@ Mean L2 distance (64 pixels in [-1, 1]) between the 20-step and the 40-step resu
 ER-SDE-1/2/3 with per-item Gaussian noise against Brownian noise (one path per item), and
 peers: euler_ancestral (fresh noise a step), dpmpp_2m_sde on its default Brownian tree
 (ComfyUI's, through COMFYUI_DIR; PyPI k-diffusion's otherwise) and the dpmpp_2m ODE. Writes
-bench/results/consistency.md.
+bench/results/consistency/consistency.md.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 
 from k_diffusion_ext import brownian_noise_sampler, sample_er_sde, schedule_range
 
-from .common import RESULTS, header, markdown_table
+from .common import header, markdown_table, out_dir
 from .models.digits import as_sampler_model, load_models
 from .quality import START_OFFSET
 from .samplers import _ComfyModel, comfy_module, edm_sigmas
@@ -66,7 +66,7 @@ def main() -> None:
             + f"\n{args.n} samples, seed {seed}. L2 distance between the 20-step and the 40-step result of the same "
             "seed; the last column is the distance between two different samples, for scale.\n\n"
             + markdown_table(["sampler", "noise", "mean L2 20 vs 40", "median", "different samples"], rows))
-    (RESULTS / "consistency.md").write_text(text)
+    (out_dir("consistency") / "consistency.md").write_text(text)
     print(text)
 
 

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=None, help="samples per seed (digits models)")
     parser.add_argument("--ref-nfe", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default=None, help="output folder (default bench/results, or bench/results/quick)")
+    parser.add_argument("--out", default=None, help="output folder (default bench/results/few_step, --quick: its quick/)")
     parser.add_argument("--tag", default="few_step")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown benchmark(s) {unknown}; known: {list(BENCHMARKS)}")
     seeds = [k * SEED_STRIDE for k in range(args.seeds or size["seeds"])]
     ref_nfe = args.ref_nfe or size["ref_nfe"]
-    out = out_dir(args.out, args.quick)
+    out = out_dir("few_step", args.out, args.quick)
     started = time.perf_counter()
 
     def log(msg: str) -> None:

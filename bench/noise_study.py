@@ -6,13 +6,13 @@
 The quality benchmark's references give the ODE, the reverse SDE and the paper's noise scale
 (through peers); this adds more noise than the reverse SDE (eta > 1: phi = x^(1 + eta), see
 k_diffusion_ext.with_strength) and the same three through our own solver, from the same seeds.
-Writes bench/results/noise_study.md and .json.
+Writes bench/results/noise_study/noise_study.md and .json.
 
 --spread K answers whether the reverse SDE solved by ER-SDE-3 at 400 NFE converges to the exact
 mixture, seed set by seed set: the FID to the exact moments of K independent sets of exact
 samples, of K sets of ours (the per-item counter noise) and of K sets of ours with torch.randn
 noise, 2000 samples each, mean, spread and upper quantiles; and the sets of the quality
-benchmark's reference seeds. Writes bench/results/noise_spread.md and .json.
+benchmark's reference seeds. Writes bench/results/noise_study/noise_spread.md and .json.
 """
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .common import RESULTS, header, markdown_table
+from .common import header, markdown_table, out_dir
 from .metrics import mean_spread
 from .models import BENCHMARKS
 from .quality import REFERENCE_NFE, REFERENCE_SEEDS, SEED_STRIDE, fmt, measure, sample
@@ -62,7 +63,7 @@ def randn_noise(noise_scale: str):
     return run
 
 
-def spread(sets: int, nfe: int) -> None:
+def spread(sets: int, nfe: int, out: Path) -> None:
     from .metrics import frechet_stats, gaussian_stats
     problem = BENCHMARKS["mixture"](SPREAD_N)
     seeds = [SPREAD_BASE_SEED + k * SPREAD_STRIDE for k in range(sets)]
@@ -84,8 +85,8 @@ def spread(sets: int, nfe: int) -> None:
             + markdown_table(["samples", "FID mean ± std", "median", "90 %", "max"], rows)
             + "\nThe quality benchmark's reference seeds (sets A and B), ours with the counter noise: "
             + ", ".join(f"{seed}: {value:.4f}" for seed, value in at_reference.items()) + "\n")
-    (RESULTS / "noise_spread.md").write_text(text)
-    (RESULTS / "noise_spread.json").write_text(json.dumps({"fid": fid, "reference_seeds": at_reference}, indent=1))
+    (out / "noise_spread.md").write_text(text)
+    (out / "noise_spread.json").write_text(json.dumps({"fid": fid, "reference_seeds": at_reference}, indent=1))
     print(text)
 
 
@@ -97,10 +98,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--nfe", type=int, default=REFERENCE_NFE)
+    parser.add_argument("--out", default=None, help="output folder (default bench/results/noise_study)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.spread:
-        spread(args.spread, args.nfe)
+        spread(args.spread, args.nfe, out_dir("noise_study", args.out))
         return
     started = time.perf_counter()
     rows, data = [], {}
@@ -122,8 +124,8 @@ def main() -> None:
     text = (header("Noise-scale study: ER-SDE-3 at %d NFE, FID to data" % args.nfe, ["bench.noise_study"])
             + f"\n{args.n} samples x {args.seeds} seeds; mean ± std. eta > 1 on reverse_sde: phi = x^(1 + eta) "
             "(more noise than the reverse SDE).\n\n" + markdown_table(head, rows))
-    (RESULTS / "noise_study.md").write_text(text)
-    (RESULTS / "noise_study.json").write_text(json.dumps(data, indent=1))
+    (out_dir("noise_study", args.out) / "noise_study.md").write_text(text)
+    (out_dir("noise_study", args.out) / "noise_study.json").write_text(json.dumps(data, indent=1))
     print(text)
 
 

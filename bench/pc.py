@@ -1,4 +1,4 @@
-"""Predictor-corrector study (issue 15): the scheme "predictor_corrector" and its variants against
+"""Predictor-corrector study: the scheme "predictor_corrector" and its variants against
 the corrected scheme at orders 1-3 and every peer of each group.
 
     python -m bench.pc [--quick] [--benchmarks mixture,...] [--parts ode,reverse_sde,paper] [--nfes 10,20]
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
                         "union as --tag, run nothing")
     args = parser.parse_args(argv)
     if args.merge:
-        folder = out_dir(args.out, args.quick)
+        folder = out_dir("pc", args.out, args.quick)
         merged: dict = {"notes": [], "command": []}
         for tag in args.merge.split(","):
             part = json.loads((folder / f"{tag}.json").read_text())
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         for key in ("ode", "reverse_sde", "paper"):  # models in the registry's order
             merged[key] = dict(sorted(merged[key].items(), key=lambda item: list(BENCHMARKS).index(item[0])))
         nfes = tuple(int(k) for k in args.nfes.split(","))
-        text = header("Predictor-corrector study (issue 15)", ["bench.pc"] + argv)
+        text = header("Predictor-corrector study", ["bench.pc"] + argv)
         text += "".join(f"- from: `{c}`\n" for c in merged["command"])
         text += "".join(f"- note: {n}\n" for n in merged["notes"]) + f"\n{report(merged, nfes)}\n"
         (folder / f"{args.tag}.md").write_text(text)
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = QUICK if args.quick else FULL
     nfes = tuple(int(k) for k in args.nfes.split(","))
     peers, notes = peer_samplers()
-    folder = out_dir(args.out, args.quick)
+    folder = out_dir("pc", args.out, args.quick)
     started = time.time()
 
     def log(msg: str) -> None:
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
                 results.setdefault(group, {})[name] = sde_part(name, group, n, args.seeds or cfg["seeds"],
                                                                args.ref_nfe or cfg["ref_nfe"], nfes, peers, log)
                 log(f"{name}: {group} done")
-        text = header("Predictor-corrector study (issue 15)", ["bench.pc"] + argv)
+        text = header("Predictor-corrector study", ["bench.pc"] + argv)
         text += "".join(f"- note: {n}\n" for n in notes) + f"\n{report(results, nfes)}\n"
         (folder / f"{args.tag}.md").write_text(text)
         (folder / f"{args.tag}.json").write_text(json.dumps(results, indent=1, default=str))

@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=None, help="samples per seed (digits models)")
     parser.add_argument("--ref-nfe", type=int, default=None, help=f"NFE of the converged references (default {REFERENCE_NFE}; --quick 200)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    parser.add_argument("--out", default=None, help="output folder (default bench/results, or bench/results/quick)")
+    parser.add_argument("--out", default=None, help="output folder (default bench/results/quality, --quick: its quick/)")
     parser.add_argument("--tag", default="quality", help="output file stem (to run models in parallel processes)")
     parser.add_argument("--samplers", default=None,
                         help="comma-separated sampler names: score only these (their groups' references as in a full "
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated stems of earlier --tag runs in --out: write their joint quality.md/json/png")
     args = parser.parse_args(argv)
     if args.merge:
-        merge(out_dir(args.out, args.quick), [t.strip() for t in args.merge.split(",") if t.strip()])
+        merge(out_dir("quality", args.out, args.quick), [t.strip() for t in args.merge.split(",") if t.strip()])
         return
     torch.set_num_threads(args.threads)
     size = QUICK if args.quick else FULL
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown benchmark(s) {unknown}; known: {list(BENCHMARKS)}")
     n_seeds = args.seeds or size["seeds"]
     seeds = [k * SEED_STRIDE for k in range(n_seeds)]
-    out = out_dir(args.out, args.quick)
+    out = out_dir("quality", args.out, args.quick)
     started = time.perf_counter()
 
     def log(msg: str) -> None:

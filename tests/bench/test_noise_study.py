@@ -5,8 +5,7 @@ import bench.noise_study as noise_study
 
 
 def test_spread_writes_exact_ours_and_randn_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(noise_study, "RESULTS", tmp_path)
-    monkeypatch.setattr(noise_study.sys, "argv", ["bench.noise_study", "--spread", "2", "--nfe", "6"])
+    monkeypatch.setattr(noise_study.sys, "argv", ["bench.noise_study", "--spread", "2", "--nfe", "6", "--out", str(tmp_path)])
     noise_study.main()
     data = json.loads((tmp_path / "noise_spread.json").read_text())
     assert set(data["fid"]) == {"exact samples", "ER-SDE-3 (reverse_sde), per-item counter noise",

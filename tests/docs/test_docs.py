@@ -266,8 +266,8 @@ def test_readme_is_at_most_12_kb():
 LOCAL_PATH = re.compile(r"(?:^|[\s'\"`(=])(?:/tmp/|/work/|/root/|/home/|/Users/|[A-Za-z]:\\\\?Users)|\.ci/work")
 
 
-@pytest.mark.parametrize("path", sorted(RESULTS.glob("*.md")) + sorted(RESULTS.glob("*.json")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RESULTS.rglob("*.md")) + sorted(RESULTS.rglob("*.json")),
+                         ids=lambda p: str(p.relative_to(RESULTS)))
 def test_results_files_record_no_local_path(path):
     hits = [f"line {n}: {line.strip()[:120]}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
             if LOCAL_PATH.search(line)]
