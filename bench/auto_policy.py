@@ -39,7 +39,6 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch

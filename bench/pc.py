@@ -66,7 +66,7 @@ def pc_variant(order: int, noise_scale: str, top_gain: Callable[[float], float] 
 def pc_clipped(order: int, noise_scale: str) -> Callable:
     """Experimental: the corrector's change per item clipped to the size of the predictor's
     highest-order term (the series must shrink; in the smooth limit the ratio is O(h), no clip)."""
-    from k_diffusion_ext.coefficients import _taylor_rows
+    from k_diffusion_ext.corrector import taylor_rows
 
     def run(model, x, sigmas, seed, space="edm"):
         s = validate_sigmas(sigmas)
@@ -84,7 +84,7 @@ def pc_clipped(order: int, noise_scale: str) -> Callable:
                 continue
             # W_{p-1} recovered from the corrected scheme's weights: d_weights minus the order-0 part
             lams = lam[i::-1][:p]
-            rows = _taylor_rows(lams)
+            rows = taylor_rows(lams)
             # solve d_weights = alpha_t (1 - r) e_0 + sum_k W_k rows[k] for W_1..W_{p-1}
             m = torch.tensor([rows[k] for k in range(1, p)], dtype=torch.float64).T  # p x (p-1)
             rhs = torch.tensor(st.d_weights[:p], dtype=torch.float64)

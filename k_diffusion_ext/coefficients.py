@@ -21,16 +21,14 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 
 from .auto_policy import auto_choice
+from .corrector import corrector_weights
 from .guard import GUARD_MIN_GUIDANCE, guarded_parts
+from .integrals import quadrature_integrals, step_integrals
 from .noise_scales import NoiseScale, check_noise_scale
 
 SCHEMES = ("corrected", "reference", "predictor_corrector", "auto")
 PREDICTOR_CORRECTOR = "predictor_corrector"
 AUTO = "auto"
-GAUSS_NODES = 16
-# widest panel in log lambda; 16 Gauss-Legendre nodes integrate the paper's noise
-# scales to ~1e-15 relative over it
-MAX_PANEL_WIDTH = 0.5
 # a step whose noise variance is below this fraction of lambda_t^2 is the ODE's (phi = x gives
 # lambda_t^2 - (lambda_s r)^2 = 0 up to float64 rounding, ~1e-16): it injects no noise
 NOISELESS = 1e-14
@@ -105,65 +103,6 @@ def validate_alphas(alphas: torch.Tensor | None, sigmas: torch.Tensor) -> torch.
     return a
 
 
-def _gauss_legendre(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes and weights on [-1, 1] (Golub-Welsch), float64."""
-    k = torch.arange(1, n, dtype=torch.float64)
-    off = k / torch.sqrt(4 * k * k - 1)
-    jacobi = torch.diag(off, 1) + torch.diag(off, -1)
-    nodes, vectors = torch.linalg.eigh(jacobi)
-    return nodes, 2 * vectors[0] ** 2
-
-
-_GL_NODES, _GL_WEIGHTS = _gauss_legendre(GAUSS_NODES)
-
-
-def _power_integrals(exponent: float, lam_s: torch.Tensor, lam_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Closed forms of S1, S2 for phi(x) = x^p, written with expm1 to stay exact near p = 1, 2."""
-    log_ratio = torch.log(lam_s / lam_t)
-
-    def integral_of_power(q: float) -> torch.Tensor:  # Int_{lt}^{ls} l^q dl
-        k = q + 1.0
-        if k == 0.0:
-            return log_ratio.clone()
-        return lam_t ** k * torch.expm1(k * log_ratio) / k
-
-    s1 = integral_of_power(-exponent)
-    s2 = integral_of_power(1.0 - exponent) - lam_s * s1
-    return s1, s2
-
-
-def _quadrature_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Tensor,
-                          moments: int = 2) -> tuple[torch.Tensor, ...]:
-    """S1, S2 (and S_k = Int (l - lambda_s)^(k-1) / phi(l) dl up to k = moments) by composite
-    Gauss-Legendre in u = log lambda, where the integrands are smooth."""
-    u_s, u_t = torch.log(lam_s), torch.log(lam_t)
-    width = u_s - u_t
-    panels = max(1, math.ceil(float(width.max()) / MAX_PANEL_WIDTH)) if width.numel() else 1
-    edges = torch.linspace(0.0, 1.0, panels + 1, dtype=torch.float64)
-    # nodes on [0, 1]: panel p covers [edges[p], edges[p+1]]
-    unit = ((edges[:-1, None] + edges[1:, None]) / 2 + (edges[1:, None] - edges[:-1, None]) / 2 * _GL_NODES).reshape(-1)
-    unit_w = ((edges[1:, None] - edges[:-1, None]) / 2 * _GL_WEIGHTS).reshape(-1)
-    u = u_t[:, None] + width[:, None] * unit
-    lam = torch.exp(u)
-    values = torch.as_tensor(phi(lam), dtype=torch.float64)
-    if not torch.isfinite(values).all() or (values <= 0).any():
-        raise ValueError("the noise scale is not finite and positive between the schedule's lambdas")
-    jac = width[:, None] * unit_w * lam / values  # du weight * dl/du / phi
-    s1 = jac.sum(dim=1)
-    s2 = (jac * (lam - lam_s[:, None])).sum(dim=1)
-    if moments > 2:
-        return s1, s2, *((jac * (lam - lam_s[:, None]) ** (k - 1)).sum(dim=1) for k in range(3, moments + 1))
-    return s1, s2
-
-
-def step_integrals(phi: NoiseScale, lam_s: torch.Tensor, lam_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """S1 and S2 for each step (float64 tensors; lambdas > 0)."""
-    exponent = getattr(phi, "exponent", None)
-    if exponent is not None:
-        return _power_integrals(float(exponent), lam_s, lam_t)
-    return _quadrature_integrals(phi, lam_s, lam_t)
-
-
 def _derivative_weights(lams: Sequence[float], order: int, scheme: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Weights on (D_s, D_{s-1}, D_{s-2}) of the estimates of x0'(lambda_s) and x0''(lambda_s).
 
@@ -185,65 +124,12 @@ def _derivative_weights(lams: Sequence[float], order: int, scheme: str) -> tuple
     return first, tuple(2.0 * b for b in second)
 
 
-def _taylor_rows(points: Sequence[float]) -> list[list[float]]:
-    """Rows k of the map from values at `points` to the coefficients a_k of the interpolating
-    polynomial written as sum_k a_k (l - points[0])^k (float64): the inverse of the Vandermonde
-    matrix in u = l - points[0], column j the Lagrange basis polynomial
-    L_j(u) = prod_{m != j} (u - u_m) / (u_j - u_m) expanded in powers of u. Python floats, no
-    torch: the plan builds one or two per corrected step, and a few tiny tensor operators each
-    would cost more than the step's latent updates."""
-    u = [p - points[0] for p in points]
-    rows = [[0.0] * len(u) for _ in u]
-    for j, u_j in enumerate(u):
-        basis = [1.0]  # coefficients of L_j in powers of u, lowest first
-        for m, u_m in enumerate(u):
-            if m != j:
-                scale = 1.0 / (u_j - u_m)
-                basis = [((basis[k - 1] if k else 0.0) - u_m * (basis[k] if k < len(basis) else 0.0)) * scale
-                         for k in range(len(basis) + 1)]
-        for k, coefficient in enumerate(basis):
-            rows[k][j] = coefficient
-    return rows
-
-
-def _corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: Sequence[float],
-                       gain: float = 1.0, points: int | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Scheme "predictor_corrector": (the change of the predictor's weights, the corrector's weights).
-
-    lams = (lambda_s, lambda_{s-1}, ...), the `order` points of the predictor; kernel[k] =
-    W_k = d^k + k phi(lambda_t) S_k (k >= 1), the exact integral of (l - lambda_s)^k against the
-    step's kernel. A polynomial sum_k a_k (l - lambda_s)^k contributes alpha_t sum_k a_k W_k.
-    The predictor interpolates its `order` points (the corrected scheme: gain 1 changes nothing),
-    the corrector those and lambda_t. `gain` multiplies the top-order term of both (UniPC's
-    B(h) / h); the returned predictor change is then that of the top term. The corrector's
-    weights are on (D_t, D_s, D_{s-1}, ...) and are the difference corrector - predictor: the
-    same start, the same noise, so the two differ by predictions only. `points` (research, default
-    `order`): how many of the predictor's points the corrector keeps (its degree)."""
-    points = order if points is None else points
-    predictor = _taylor_rows(lams)
-    corrector = _taylor_rows((lams[0], lam_t) + tuple(lams[1:points]))
-    # corrector rows are for the points (lambda_s, lambda_t, lambda_{s-1}, ...): reorder to t first
-    corrector = [[row[1], row[0]] + row[2:] for row in corrector]
-    top_p, top_c = order - 1, points
-    change = [0.0] * (max(order, points) + 1)
-    for k in range(1, order):
-        scale = kernel[k] * (gain if k == top_p else 1.0)
-        for j in range(order):
-            change[j + 1] -= scale * predictor[k][j]
-    for k in range(1, points + 1):
-        scale = kernel[k] * (gain if k == top_c else 1.0)
-        for j in range(points + 1):
-            change[j] += scale * corrector[k][j]
-    boost = tuple((gain - 1.0) * kernel[top_p] * predictor[top_p][j] for j in range(order)) if top_p >= 1 else ()
-    return boost, tuple(change)
-
-
 def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
                scheme: str = "corrected", s_noise: float = 1.0, guidance_scale: float | None = None) -> list[Step]:
     """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors.
 
     Scheme "predictor_corrector": the corrected scheme's steps, each with corrector weights
-    (Step.corrector, see _corrector_weights and er_sde.er_sde_correct) where a model call at the
+    (Step.corrector, see corrector.corrector_weights and er_sde.er_sde_correct) where a model call at the
     step's end point follows it. Scheme "auto": the plan of the order and scheme auto_choice
     picks from guidance_scale (float for float the plan plan_steps gives for that choice)."""
     return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise, guidance_scale=guidance_scale)
@@ -307,7 +193,7 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
         if scheme == PREDICTOR_CORRECTOR and steps_down.any():
             # every S_k the corrector's cubic needs, by quadrature (no cancellation in (l - lambda_s)^k)
             moments = torch.zeros((max(order, 2), idx.numel()), dtype=torch.float64)
-            moments[:, steps_down] = torch.stack(_quadrature_integrals(phi, lam_s[steps_down], lam_t[steps_down],
+            moments[:, steps_down] = torch.stack(quadrature_integrals(phi, lam_s[steps_down], lam_t[steps_down],
                                                                        max(order, 2)))
             moments = moments.T.tolist()
         phi_s, phi_t = phi_s.tolist(), phi_t.tolist()
@@ -338,7 +224,7 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             if scheme == PREDICTOR_CORRECTOR and lam_t < lam_s:
                 kernel = [0.0] + [alpha_t * (d ** j + j * phi_t[k] * moments[k][j - 1]) for j in range(1, order + 1)]
                 gain = 1.0 if top_gain is None else top_gain(math.log(lam_s / lam_t))
-                boost, corrector = _corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel, gain,
+                boost, corrector = corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel, gain,
                                                       max(1, step_order - corrector_drop))
                 weights = tuple(w + b for w, b in zip(weights, boost + (0.0,) * 3))
             variance = lam_t * lam_t - lam_s * lam_s * r * r
