@@ -31,8 +31,6 @@ BENCHMARKS: dict[str, Benchmark] = {
                              "(`run --grid fit|check`, then `derive`)", "~30 + 12 min on 2 cores (two workers)"),
     "few_step": Benchmark("bench.few_step", "cfg 1 at 4-10 NFE: the dropdown names for few-step models",
                           "~4 min on a quiet 2-core machine"),
-    "pc": Benchmark("bench.pc", "the predictor-corrector scheme and its variants against every peer of each group",
-                    "not recorded: its full run was made in parts, 2026-11"),
     "cfg_pp": Benchmark("bench.cfg_pp", "CFG++ against CFG: FID against class accuracy across guidance scales",
                         "~17 min on 2 shared cores"),
     "noise_study": Benchmark("bench.noise_study", "what ER-SDE-3 converges to under each noise scale",

@@ -301,7 +301,7 @@ def our_samplers(brownian: bool = False) -> list[Sampler]:
         Sampler("ER-SDE-2", ours(2), "paper", True, "per-item Gaussian", "-"),
         Sampler("ER-SDE-3", ours(3), "paper", True, "per-item Gaussian", "-"),
         Sampler("ER-SDE-3 ref", ours(3, scheme="reference"), "paper", True, "per-item Gaussian", "-"),
-        # scheme "predictor_corrector" (issue 15): order 2 and 3 predictors, each with its corrector
+        # scheme "predictor_corrector": order 2 and 3 predictors, each with its corrector
         Sampler("ER-SDE-2 PC (ode)", ours(2, "ode", "predictor_corrector"), "ode", True, "none", "-"),
         Sampler("ER-SDE-3 PC (ode)", ours(3, "ode", "predictor_corrector"), "ode", True, "none", "-"),
         Sampler("ER-SDE-2 PC (reverse_sde)", ours(2, "reverse_sde", "predictor_corrector"), "reverse_sde", True,

@@ -16,7 +16,7 @@ predictions and z. The weights of that combination are what this module computes
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 
@@ -124,17 +124,6 @@ def _derivative_weights(lams: Sequence[float], order: int, scheme: str) -> tuple
     return first, tuple(2.0 * b for b in second)
 
 
-def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
-               scheme: str = "corrected", s_noise: float = 1.0, guidance_scale: float | None = None) -> list[Step]:
-    """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors.
-
-    Scheme "predictor_corrector": the corrected scheme's steps, each with corrector weights
-    (Step.corrector, see corrector.corrector_weights and er_sde.er_sde_correct) where a model call at the
-    step's end point follows it. Scheme "auto": the plan of the order and scheme auto_choice
-    picks from guidance_scale (float for float the plan plan_steps gives for that choice)."""
-    return _plan_steps(sigmas, alphas, phi, order, scheme, s_noise, guidance_scale=guidance_scale)
-
-
 def _noise_shares(lam_s: torch.Tensor, lam_t: torch.Tensor, phi_s: torch.Tensor, phi_t: torch.Tensor,
                   s_noise: float) -> list[float]:
     """Per step down (lambda_s > lambda_t), the fresh noise variance over the reverse SDE's on the
@@ -155,12 +144,14 @@ def validate_guidance_scale(guidance_scale: float | None) -> float | None:
     return float(guidance_scale)
 
 
-def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
-                scheme: str = "corrected", s_noise: float = 1.0,
-                top_gain: Callable[[float], float] | None = None, corrector_drop: int = 0, *,
-                guidance_scale: float | None = None) -> list[Step]:
-    """plan_steps, with a research option for the predictor-corrector study (bench/pc.py):
-    top_gain(h), h = log(lambda_s / lambda_t), multiplies the top-order term (1 + O(h) keeps the order)."""
+def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, order: int,
+               scheme: str = "corrected", s_noise: float = 1.0, guidance_scale: float | None = None) -> list[Step]:
+    """Every step's weights as Python floats. sigmas, alphas: validated CPU float64 tensors.
+
+    Scheme "predictor_corrector": the corrected scheme's steps, each with corrector weights
+    (Step.corrector, see corrector.corrector_weights and er_sde.er_sde_correct) where a model call at the
+    step's end point follows it. Scheme "auto": the plan of the order and scheme auto_choice
+    picks from guidance_scale (float for float the plan plan_steps gives for that choice)."""
     if order not in (1, 2, 3):
         raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
     if scheme not in SCHEMES:
@@ -223,10 +214,7 @@ def _plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, ord
             corrector: tuple[float, ...] = ()
             if scheme == PREDICTOR_CORRECTOR and lam_t < lam_s:
                 kernel = [0.0] + [alpha_t * (d ** j + j * phi_t[k] * moments[k][j - 1]) for j in range(1, order + 1)]
-                gain = 1.0 if top_gain is None else top_gain(math.log(lam_s / lam_t))
-                boost, corrector = corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel, gain,
-                                                      max(1, step_order - corrector_drop))
-                weights = tuple(w + b for w, b in zip(weights, boost + (0.0,) * 3))
+                corrector = corrector_weights(lam[i::-1][:step_order], lam_t, step_order, kernel)
             variance = lam_t * lam_t - lam_s * lam_s * r * r
             if variance <= NOISELESS * lam_t * lam_t:
                 variance = 0.0  # phi = x (the ODE, eta = 0): rounding, not noise; and nothing to draw

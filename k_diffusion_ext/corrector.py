@@ -29,33 +29,24 @@ def taylor_rows(points: Sequence[float]) -> list[list[float]]:
     return rows
 
 
-def corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: Sequence[float],
-                       gain: float = 1.0, points: int | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Scheme "predictor_corrector": (the change of the predictor's weights, the corrector's weights).
+def corrector_weights(lams: Sequence[float], lam_t: float, order: int, kernel: Sequence[float]) -> tuple[float, ...]:
+    """The corrector's weights on (D_t, D_s, D_{s-1}, ...), to add to the step once the model has
+    been called at its end point t.
 
     lams = (lambda_s, lambda_{s-1}, ...), the `order` points of the predictor; kernel[k] =
     W_k = d^k + k phi(lambda_t) S_k (k >= 1), the exact integral of (l - lambda_s)^k against the
-    step's kernel. A polynomial sum_k a_k (l - lambda_s)^k contributes alpha_t sum_k a_k W_k.
-    The predictor interpolates its `order` points (the corrected scheme: gain 1 changes nothing),
-    the corrector those and lambda_t. `gain` multiplies the top-order term of both (UniPC's
-    B(h) / h); the returned predictor change is then that of the top term. The corrector's
-    weights are on (D_t, D_s, D_{s-1}, ...) and are the difference corrector - predictor: the
-    same start, the same noise, so the two differ by predictions only. `points` (research, default
-    `order`): how many of the predictor's points the corrector keeps (its degree)."""
-    points = order if points is None else points
+    step's kernel. The predictor interpolates its `order` points, the corrector those and
+    lambda_t; the weights are corrector - predictor: the same start and the same noise, so the
+    two differ by predictions only."""
     predictor = taylor_rows(lams)
-    corrector = taylor_rows((lams[0], lam_t) + tuple(lams[1:points]))
+    corrector = taylor_rows((lams[0], lam_t) + tuple(lams[1:order]))
     # corrector rows are for the points (lambda_s, lambda_t, lambda_{s-1}, ...): reorder to t first
     corrector = [[row[1], row[0]] + row[2:] for row in corrector]
-    top_p, top_c = order - 1, points
-    change = [0.0] * (max(order, points) + 1)
+    change = [0.0] * (order + 1)
     for k in range(1, order):
-        scale = kernel[k] * (gain if k == top_p else 1.0)
         for j in range(order):
-            change[j + 1] -= scale * predictor[k][j]
-    for k in range(1, points + 1):
-        scale = kernel[k] * (gain if k == top_c else 1.0)
-        for j in range(points + 1):
-            change[j] += scale * corrector[k][j]
-    boost = tuple((gain - 1.0) * kernel[top_p] * predictor[top_p][j] for j in range(order)) if top_p >= 1 else ()
-    return boost, tuple(change)
+            change[j + 1] -= kernel[k] * predictor[k][j]
+    for k in range(1, order + 1):
+        for j in range(order + 1):
+            change[j] += kernel[k] * corrector[k][j]
+    return tuple(change)
