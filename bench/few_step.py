@@ -14,7 +14,7 @@ SDE's converged result; FID: to the data).
 Samplers, by the name a user picks:
 - ours: er_sde_solver_1/2/3 (orders 1-3, the paper's noise scale, scheme "corrected") and
   er_sde_solver_auto (scheme "auto" with the guidance scale the host hands over, here 1: it
-  runs order 3 with the predictor-corrector's corrector, coefficients.auto_choice);
+  runs the order and scheme k_diffusion_ext.auto_policy's table names for the cell);
 - ComfyUI's: er_sde (the paper's scale), euler, dpmpp_2m, res_multistep, exp_heun_2_x0 (the
   ODE), euler_ancestral, dpmpp_2m_sde, exp_heun_2_x0_sde (the reverse SDE); those the ComfyUI at
   COMFYUI_DIR lacks are left out with a note. Without COMFYUI_DIR: ours only (the paper group

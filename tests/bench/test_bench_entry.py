@@ -64,3 +64,21 @@ def test_a_new_report_records_the_commit_that_made_it():
     text = header("t", ["bench.few_step"])
     commit = next(line for line in text.splitlines() if line.startswith("- commit: "))
     assert commit != "- commit: " and "unknown" not in commit  # this checkout is a git clone
+
+
+def test_show_names_a_benchmarks_models_samplers_protocol_and_report():
+    out = subprocess.run([sys.executable, "-m", "bench", "show", "quality"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert "models: " in out and "samplers: " in out and "report: bench/results/quality/" in out
+    assert "Protocol" in out  # the module docstring's, fixed before results were looked at
+
+
+PRODUCT = ("k_diffusion_ext", "ersde_nodes", "ersde_diffusers", "scripts")
+
+
+def test_the_benchmarks_stay_smaller_than_the_product_they_measure():
+    # a study that no longer moves a decision is retired (its table stays in docs/), not kept
+    def lines(folder: str) -> int:
+        return sum(len(p.read_text().splitlines()) for p in (ROOT / folder).rglob("*.py"))
+    bench_lines, product_lines = lines("bench"), sum(lines(f) for f in PRODUCT)
+    assert bench_lines < product_lines, f"bench/ has {bench_lines} lines of Python, the product {product_lines}"

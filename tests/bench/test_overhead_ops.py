@@ -23,7 +23,7 @@ def test_the_corrector_costs_only_its_latent_additions_a_step(noise_scale, order
 def test_the_auto_rows_cover_every_setting_the_table_names(noise_scale):
     # each auto row counts between n - 1 and n steps: the pick must be the same at both, and the rows
     # together must show every order and scheme auto runs with this noise scale
-    from k_diffusion_ext.auto_policy import STEPS, TABLE, UNKNOWN_GUIDANCE, setting
+    from k_diffusion_ext.auto_policy import TABLE, UNKNOWN_GUIDANCE, setting
     group = {"ode": "ode", "paper_default": "paper"}[noise_scale]
     names = {"corrected": "ER", "predictor_corrector": "PC", "reference": "REF"}
     expected = {f"{names[scheme]}-{order}" for order, scheme in
