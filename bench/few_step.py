@@ -20,7 +20,7 @@ Samplers, by the name a user picks:
   COMFYUI_DIR lacks are left out with a note. Without COMFYUI_DIR: ours only (the paper group
   against its own 400-NFE result).
 No model here is distilled: every one is trained for E[x0 | x_t] (the probability-flow ODE and
-its SDEs), which a distilled student is not; see docs/benchmarks.md ("Few steps, cfg 1").
+its SDEs), which a distilled student is not; see docs/benchmarks.md#few-steps-without-guidance-distilled-models.
 """
 from __future__ import annotations
 

@@ -100,11 +100,11 @@ class ERSDESolverScheduler(SchedulerMixin, ConfigMixin):
             never turns the SDE into the ODE behind the user's back.
         s_noise: scales only the injected noise.
         scheme: "corrected" (true third order), "predictor_corrector" (a corrector at no extra
-            model call: order + 1 on smooth problems; see docs/predictor-corrector.md for where it
-            loses), "auto" (the order and scheme that measured safest for `guidance_scale`, the
-            step count and the noise scale, k_diffusion_ext.auto_choice; with guidance_scale None
-            the same rule over guidance 1-10) or
-            "reference" (the paper's code).
+            model call: order + 1 on smooth problems; where it loses:
+            docs/benchmarks.md#where-it-wins-where-it-loses), "auto" (the order and scheme that
+            measured safest for `guidance_scale`, the step count and the noise scale,
+            k_diffusion_ext.auto_choice; with guidance_scale None the same rule over guidance 1-10)
+            or "reference" (the paper's code).
         guidance_scale: the classifier-free guidance scale the pipeline applies (its
             guidance_scale for SD, SDXL and SD3; 1 for Flux, whose guidance_scale is a
             distilled-guidance input, not CFG). None: unknown. Read by scheme "auto" and by the

@@ -84,7 +84,7 @@ def er_sde_inputs() -> list[InputSpec]:
                   "reference: the paper's code and ComfyUI's built-in er_sde (order 3 converges like order 2), "
                   "to reproduce their results. predictor_corrector: corrected, and each step redone through the "
                   "prediction at its end at no extra model call (order k becomes k + 1): more accurate unguided "
-                  "and up to CFG 3, less accurate at strong guidance (see docs/predictor-corrector.md). "
+                  "and up to CFG 3, less accurate at strong guidance (see docs/benchmarks.md#where-it-wins-where-it-loses). "
                   "auto: picks order and scheme from the sampler's cfg, steps and noise: the setting that "
                   "measured safest across every benchmark model there, never worse than order 3 corrected "
                   "(or er_sde). With CFG++ or an unknown cfg: the same over cfg 1-10 (docs/guidance.md).",

@@ -28,25 +28,15 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
                   guidance_scale: float | None = None) -> torch.Tensor:
     """ER-SDE-Solver-1/2/3: multistep solver of the extended reverse-time SDE, one model call a step.
 
-    With lambda = sigma / alpha (alpha = 1 for VE-scaled latents, 1 - sigma for flow models),
-    a noise-scale function phi, r = phi(lambda_t) / phi(lambda_s) and z ~ N(0, I), a step
-    from s to t is
-
-        x_t = (alpha_t / alpha_s) r x_s + alpha_t (1 - r) x0_s
-            + alpha_t (d + phi(lambda_t) S1) x0'(lambda_s)             (order >= 2)
-            + alpha_t (d^2/2 + phi(lambda_t) S2) x0''(lambda_s)        (order 3)
-            + alpha_t s_noise sqrt(lambda_t^2 - lambda_s^2 r^2) z
-
-    where d = lambda_t - lambda_s, S1 = Int dl / phi(l) and S2 = Int (l - lambda_s) / phi(l) dl
-    over [lambda_t, lambda_s] (closed forms for power laws, Gauss-Legendre in log lambda
-    otherwise). x0' and x0'' are divided differences of the last predictions; the order
-    ramps up with the history, and the step to sigma = 0 returns the prediction.
+    The step, its exact integrals and the schemes: docs/solver.md#the-step and
+    docs/solver.md#schemes; CFG++: docs/guidance.md#cfg; scheme "auto":
+    docs/guidance.md#er-sde-solver-auto; the guard: docs/guidance.md#guard-strong-guidance-on-noisy-plans.
 
     Args:
         model: the denoiser, ``model(x, sigma * s_in, **extra_args)`` -> x0 prediction.
         x: the starting latent, already scaled to sigmas[0] by the host.
-        sigmas: the schedule, 1-D, finite, non-increasing, >= 0.
-        order: 1, 2 or 3.
+        sigmas: the schedule, 1-D, finite, non-increasing, >= 0; a final 0 returns the prediction.
+        order: 1, 2 or 3 (ramping up over the first steps).
         noise_scale: a name from NOISE_SCALES, an expression in x (e.g. "x * (exp(x**0.3) + 10)")
             or a callable phi on float64 tensors; phi > 0 with phi(x)/x non-decreasing.
         eta: noise strength that keeps the shape: psi(x) = x^(1 - eta) phi(x)^eta (0 = ODE).
@@ -56,65 +46,17 @@ def sample_er_sde(model: Callable[..., torch.Tensor], x: torch.Tensor, sigmas: t
             by ``extra_args["seed"]`` + batch index (without a seed, torch's RNG picks one).
         alphas: None for VE-scaled latents, else alpha per sigma (flow: 1 - sigma).
         scheme: "corrected" (true third order), "reference" (the paper's code and ComfyUI's
-            er_sde: x0' by a backward difference, so order 3 converges with order 2) or
-            "predictor_corrector": the corrected step, then, once the model has been called at its
-            end point x_t, the step redone from the same start with the same noise and the
-            interpolation through that new prediction too (exact integrals of the Lagrange basis
-            against the step's kernel; Step.corrector, er_sde_correct). Order k converges with order
-            k + 1 at one model call a step; the model's prediction at the uncorrected x_t is the one
-            kept, and the step to sigma = 0 is not corrected. More accurate unguided and up to
-            guidance 3 on the ODE, less accurate with strong guidance (docs/predictor-corrector.md).
-            "auto": the order and scheme of a measured table (auto_policy.auto_choice) for the
-            plan's noise group (ODE, light noise, reverse SDE), guidance_scale and step count:
-            the fixed setting safest across every benchmark family there (docs/guidance.md).
-            With guidance_scale None: the same rule over guidance 1-10.
-        uncond: CFG++ (Chung et al., arXiv 2406.08070). ``uncond()`` returns the unconditional
-            x0 prediction of the model call just made, ``model`` the guided one
-            x0_g = x0_u + g (x0_c - x0_u); None: plain sampling, exactly as without it.
+            er_sde: order 3 converges with order 2), "predictor_corrector" (each step redone
+            through the prediction at its end, at no extra model call: order k + 1; less accurate
+            with strong guidance) or "auto" (the order and scheme of a measured table for the
+            plan's noise, guidance_scale and step count; auto_policy).
+        uncond: CFG++ (Chung et al., arXiv 2406.08070): ``uncond()`` returns the unconditional
+            x0 prediction of the model call just made, ``model`` the guided one; None: plain
+            sampling, exactly as without it.
         guidance_scale: the classifier-free guidance scale the model applies (1: unguided or
-            guidance-distilled, e.g. Flux); None: unknown. Read by scheme "auto" and by the guard:
-            from 3 on a noisy plan (the reverse SDE, x^2.5, x^1.5; guard.GUARD_MIN_GUIDANCE)
-            (and from 8 on the quieter plans for scheme "predictor_corrector"'s corrector), a step of
-            order >= 2 (or its corrector) falls back to order 1, per batch item, where its noise-free result
-            leaves the range of its start and its predictions, and the corrector is dropped where
-            it does (strong guidance otherwise blows samples up: tests/solver/test_blowup.py). A
-            CFG++ scale is not one (its CFG-equivalent scale changes every step): with `uncond`,
-            pass None (the nodes do).
-
-    CFG++. Write y = x / alpha and split the order-1 step into the data term and the
-    re-noising of the current noise estimate, y_s - x0_s = lambda_s eps_s:
-
-        y_t = x0_s + r (y_s - x0_s) + s_noise sqrt(lambda_t^2 - lambda_s^2 r^2) z.
-
-    CFG++ takes the guided prediction for the data term and the unconditional one for the
-    re-noising direction:
-
-        y_t = x0_g + r (y_s - x0_u) + noise
-            = r y_s + (1 - r) [x0_u + (x0_g - x0_u) / (1 - r)] + noise,
-
-    which is the plain step of CFG with the scale w = g / (1 - r) (for phi = x this is
-    CFG++'s DDIM, i.e. ComfyUI's euler_cfg_pp; for phi = x^2 its euler_ancestral_cfg_pp).
-    So CFG++ has no limit of its own as the steps shrink (w grows like 1 / step): on a
-    given schedule it is CFG with the scale profile w_i = g / (1 - r_i), larger where the
-    steps are short and, at equal g, smaller for noisier phi (r = phi_t / phi_s is smaller).
-    Orders 2 and 3 keep their order by feeding the plain order-k update, x0' and x0''
-    included, the CFG-equivalent predictions of the steps, each at its own step's scale:
-
-        x0_e,i = x0_u,i + (x0_g,i - x0_u,i) / (1 - r_i)
-        y_t = r y_s + (1 - r) x0_e,s + (d + phi(lambda_t) S1) x0_e' + (d^2/2 + phi(lambda_t) S2) x0_e'' + noise
-            = x0_g + r (y_s - x0_u) + (d + phi(lambda_t) S1) x0_e' + (d^2/2 + phi(lambda_t) S2) x0_e'' + noise.
-
-    The data term stays the guided prediction and the re-noising direction the
-    unconditional one; the higher-order terms follow the guidance profile. When the
-    guidance follows the steps (g_i = w (1 - r_i) for a fixed w) x0_e is the CFG
-    prediction at scale w, so the update is exactly the plain order-k solver on that model
-    and converges with order k (tests/solver/test_cfg_pp.py); x0' taken from the guided
-    predictions x0_g,i = x0_u,i + w (1 - r_i) D_i instead would carry the factor (1 - r_i)
-    into the divided differences, an O(h^2) error a step: order 1 there (measured 0.98, 0.96).
-    In the loop: the plain update on (x0_g, x0_e,prev, x0_e,older) plus
-    kick * (x0_g - x0_u), kick = d_weights[0] r / (1 - r) (alpha_t at a step of zero
-    length, r = 1); with x0_u = x0_g the difference is exactly 0 and the result is the
-    plain update bit for bit. The step to sigma = 0 returns x0_g (r = 0, x0_e = x0_g).
+            guidance-distilled, e.g. Flux); None: unknown. Read by scheme "auto" and by the
+            guard (guard.py: from 3 on a noisy plan, a step falls back to order 1 per batch item
+            where it would leave range). With ``uncond``, pass None (a CFG++ scale is not one).
     """
     extra_args = {} if extra_args is None else extra_args
     sigmas_cpu = validate_sigmas(sigmas)
@@ -217,7 +159,7 @@ def er_sde_correct(x: torch.Tensor, step: Step, current: torch.Tensor, *earlier:
     (``history_prediction``), ``earlier`` the predictions ``step`` itself used, newest first
     (its start point's, then the ones before). Returns a new tensor:
     x + sum(step.corrector[k] * prediction_k), the step redone from the same start with the same
-    noise and the interpolation through ``current`` too (see coefficients._corrector_weights).
+    noise and the interpolation through ``current`` too (see corrector.corrector_weights).
     The model's prediction at the uncorrected x stays the one the next step uses."""
     if not step.corrector:
         return x

@@ -527,7 +527,7 @@ AUTO_SETTINGS = (
     "- cfg as usual for the model (SD1.5 about 7, SDXL about 5-7)\n"
     "- seed set to 'fixed' so that the example reproduces; switch to 'randomize' to explore\n"
     "What it picks for each cfg and step count, and how to reproduce a choice with the\n"
-    "KSampler (ER-SDE) node's order and scheme inputs: docs/predictor-corrector.md#scheme-auto"
+    "KSampler (ER-SDE) node's order and scheme inputs: docs/guidance.md#er-sde-solver-auto"
 )
 
 

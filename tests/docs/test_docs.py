@@ -145,7 +145,7 @@ def test_every_reference_link_is_defined(page):
 
 def test_the_pages_exist():
     assert README.is_file()
-    for name in ("accuracy", "benchmarks", "noise", "hosts", "development"):
+    for name in ("solver", "noise", "guidance", "hosts", "library", "diffusers", "benchmarks", "development"):
         assert (DOCS / f"{name}.md").is_file(), f"docs/{name}.md is missing"
 
 
