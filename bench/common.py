@@ -76,7 +76,7 @@ def header(title: str, argv: list[str]) -> str:
             f"- machine: {machine_line()}\n"
             f"- software: {versions()}\n"
             f"- commit: {commit()}\n"
-            f"- command: `python -m {' '.join(argv)}`\n")
+            f"- command: `python -m {shlex.join(argv)}`\n")
 
 
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
