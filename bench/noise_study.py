@@ -124,8 +124,9 @@ def main() -> None:
     text = (header("Noise-scale study: ER-SDE-3 at %d NFE, FID to data" % args.nfe, ["bench.noise_study"])
             + f"\n{args.n} samples x {args.seeds} seeds; mean ± std. eta > 1 on reverse_sde: phi = x^(1 + eta) "
             "(more noise than the reverse SDE).\n\n" + markdown_table(head, rows))
-    (out_dir("noise_study", args.out) / "noise_study.md").write_text(text)
-    (out_dir("noise_study", args.out) / "noise_study.json").write_text(json.dumps(data, indent=1))
+    out = out_dir("noise_study", args.out)
+    (out / "noise_study.md").write_text(text)
+    (out / "noise_study.json").write_text(json.dumps(data, indent=1))
     print(text)
 
 

@@ -185,7 +185,7 @@ def plan_steps(sigmas: torch.Tensor, alphas: torch.Tensor, phi: NoiseScale, orde
             # every S_k the corrector's cubic needs, by quadrature (no cancellation in (l - lambda_s)^k)
             moments = torch.zeros((max(order, 2), idx.numel()), dtype=torch.float64)
             moments[:, steps_down] = torch.stack(quadrature_integrals(phi, lam_s[steps_down], lam_t[steps_down],
-                                                                       max(order, 2)))
+                                                                      max(order, 2)))
             moments = moments.T.tolist()
         phi_s, phi_t = phi_s.tolist(), phi_t.tolist()
     where = {int(i): k for k, i in enumerate(idx.tolist())}
